@@ -1,0 +1,61 @@
+# hooklab: two commands on a fresh machine. `make lab` to read, `make test` to check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+LAB_PORT ?= 8888
+
+.PHONY: help setup lab test test-fast notebooks index lint format benchmarks constraints clean
+
+help:
+	@echo "make lab         set up (if needed) and open JupyterLab on notebooks/ at 127.0.0.1:$(LAB_PORT)"
+	@echo "make test        set up (if needed) and run lint, unit/e2e tests and nbval over every notebook"
+	@echo "make notebooks   re-execute every notebook in place so stored outputs are current"
+	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
+	@echo "make benchmarks  print measured performance figures"
+	@echo "make lint        ruff check + format check"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hooklab needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir=notebooks --no-browser
+
+lint: $(STAMP)
+	$(BIN)/ruff check pylib tests benchmarks notebooks
+	$(BIN)/ruff format --check pylib tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix pylib tests benchmarks notebooks
+	$(BIN)/ruff format pylib tests benchmarks
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest tests --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -x -q
+
+notebooks: $(STAMP) index
+	$(BIN)/python -m hooklab.notebook_tools execute notebooks
+
+index: $(STAMP)
+	$(BIN)/python -m hooklab.notebook_tools index notebooks
+
+benchmarks: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+constraints: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact pins (make constraints)' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
