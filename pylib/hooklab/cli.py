@@ -1,0 +1,208 @@
+"""``hooklab``: run the two mock systems in a terminal, or compare pull and push in one command.
+
+hooklab provider --port 8000                      # System B, the payment provider
+hooklab consumer --provider http://127.0.0.1:8000 --mode webhook --port 8001   # System A
+hooklab demo --payments 30 --interval 1 [--json]  # both, live, poll vs webhook
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from hooklab.measure import SUMMARY_KEYS
+
+DEFAULT_PROVIDER_PORT = 8000
+DEFAULT_CONSUMER_PORT = 8001
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def format_table(columns: dict[str, dict], keys: Sequence[str]) -> str:
+    """A plain aligned table: one row per key, one column per run."""
+    names = list(columns)
+    width = max(len(k) for k in keys)
+    lines = [" " * width + "".join(f"{n:>14}" for n in names)]
+    for key in keys:
+        cells = []
+        for name in names:
+            value = columns[name].get(key)
+            cells.append(
+                f"{'-' if value is None else (f'{value:.3f}' if isinstance(value, float) else value):>14}"
+            )
+        lines.append(f"{key:<{width}}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def cmd_provider(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hooklab.provider import SettlementModel
+    from hooklab.provider_app import ProviderService
+
+    service = ProviderService(
+        seed=args.seed, settlement=SettlementModel(mean_s=args.settle_mean, min_s=min(0.2, args.settle_mean),
+                                                   failure_share=args.failure_share),
+    )  # fmt: skip
+    print(
+        f"System B (payment provider) on http://127.0.0.1:{args.port}  (Ctrl+C to stop)",
+        file=sys.stderr,
+    )
+    uvicorn.run(service.app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_consumer(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hooklab.shop_app import ShopService
+
+    public_url = f"http://127.0.0.1:{args.port}"
+    service = ShopService(
+        args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url
+    )
+    print(
+        f"System A (shop) in {args.mode} mode on {public_url}, provider {args.provider}. "
+        f'Create a payment with: curl -X POST {public_url}/orders -d \'{{"amount": 1999, "currency": "eur"}}\'',
+        file=sys.stderr,
+    )
+    try:
+        uvicorn.run(service.app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+    finally:
+        service.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hooklab.live import run_live
+
+    progress = None if args.json else (lambda message: print(message, file=sys.stderr))
+    results = {}
+    for mode in ("poll", "webhook"):
+        run = run_live(
+            mode,
+            payments=args.payments,
+            interval_s=args.interval,
+            seed=args.seed,
+            progress=progress,
+        )
+        if not run.consistent:
+            print(
+                f"error: after the {mode} run A's view differs from B's; this is a bug",
+                file=sys.stderr,
+            )
+            return 1
+        results[mode] = run.summary
+    if args.json:
+        print(json.dumps(results, sort_keys=True))
+    else:
+        print(f"\n{args.payments} payments, polling every {args.interval} s, live over 127.0.0.1")
+        print(format_table(results, SUMMARY_KEYS))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hooklab", description="API polling versus webhooks, measured."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "provider", help="run System B, the payment provider", description=cmd_provider.__doc__
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PROVIDER_PORT,
+        help="port on 127.0.0.1 (default %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for ids and settlement times (default %(default)s)",
+    )
+    p.add_argument(
+        "--settle-mean",
+        type=_positive_float,
+        default=2.0,
+        help="mean seconds until a payment settles",
+    )
+    p.add_argument(
+        "--failure-share", type=_share, default=0.1, help="share of payments that fail (0..1)"
+    )
+    p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
+    p.set_defaults(func=cmd_provider)
+
+    c = sub.add_parser("consumer", help="run System A, the shop, in poll or webhook mode")
+    c.add_argument(
+        "--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000"
+    )
+    c.add_argument(
+        "--mode", choices=("poll", "webhook"), required=True, help="how A learns of changes"
+    )
+    c.add_argument(
+        "--interval", type=_positive_float, default=1.0, help="poll interval in seconds (poll mode)"
+    )
+    c.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_CONSUMER_PORT,
+        help="port on 127.0.0.1 (default %(default)s)",
+    )
+    c.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
+    c.set_defaults(func=cmd_consumer)
+
+    d = sub.add_parser("demo", help="run B and A live, in poll then webhook mode, and compare")
+    d.add_argument(
+        "--payments",
+        type=_positive_int,
+        default=20,
+        help="payments to create (default %(default)s)",
+    )
+    d.add_argument("--interval", type=_positive_float, default=1.0, help="poll interval in seconds")
+    d.add_argument("--seed", type=int, default=0, help="seed for amounts, ids and settlement times")
+    d.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object {"poll": {...}, "webhook": {...}}',
+    )
+    d.set_defaults(func=cmd_demo)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Other modules add subcommands here (``simulate`` lives with the simulation).
+_EXTRA_COMMANDS: list = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Live runs: System B and System A as real servers on 127.0.0.1, talking real HTTP.
+
+:func:`run_live` is the experiment behind ``hooklab demo`` and the live cells of the notebooks:
+start B, start A in one mode, have A create payments, wait until B has settled them all and A
+has learned every change, and return the request logs, the per-change latencies and a summary.
+Introduced in notebooks/01-api-polling.ipynb.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hooklab.measure import change_latencies, summarize
+from hooklab.provider import SettlementModel
+from hooklab.provider_app import ProviderService
+from hooklab.requestlog import combine
+from hooklab.serving import serve
+from hooklab.shop_app import ShopService
+
+
+@dataclass
+class LiveRun:
+    """The outcome of one live run. Times in ``requests`` and ``latencies`` are seconds since start."""
+
+    mode: str
+    requests: pd.DataFrame
+    latencies: pd.DataFrame
+    summary: dict
+    provider_state: dict[str, dict]
+    shop_state: dict[str, dict]
+    wall_s: float
+
+    @property
+    def consistent(self) -> bool:
+        """A's view of every payment equals B's."""
+        return self.provider_state == self.shop_state
+
+
+def _settled_and_known(provider: ProviderService, shop: ShopService) -> bool:
+    with provider.lock:
+        b_done = provider.core.all_settled() and not any(
+            d.state in ("pending", "in_flight") for d in provider.core.deliveries.values()
+        )
+        b_state = provider.core.snapshot()
+    return b_done and shop.snapshot() == b_state
+
+
+def run_live(
+    mode: str = "poll",
+    *,
+    payments: int = 10,
+    interval_s: float = 1.0,
+    seed: int = 0,
+    settlement: SettlementModel | None = None,
+    timeout_s: float = 120.0,
+    progress: Callable[[str], None] | None = None,
+) -> LiveRun:
+    """Run B and A live in ``mode`` until every payment settled and A knows it.
+
+    Raises ``TimeoutError`` (with what was still missing) if that takes over ``timeout_s``.
+    """
+    say = progress or (lambda message: None)
+    rng = random.Random(seed)
+    provider = ProviderService(seed=seed, settlement=settlement)
+    with serve(provider.app) as b:
+        shop = ShopService(b.url, mode=mode, interval_s=interval_s)
+        try:
+            with serve(shop.app) as a:
+                t0 = time.time()
+                if mode == "webhook":
+                    shop.register_webhook(a.url)
+                for _ in range(payments):
+                    shop.create_payment(amount=rng.randint(100, 50_000), currency="eur")
+                say(f"{mode}: created {payments} payments; waiting for them to settle")
+                deadline = time.monotonic() + timeout_s
+                while not _settled_and_known(provider, shop):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"{mode} run not finished after {timeout_s} s: A still waits on "
+                            f"{len(shop.core.pending_ids())} payment(s); is System B delivering?"
+                        )
+                    time.sleep(0.02)
+                wall_s = time.time() - t0
+        finally:
+            shop.close()
+    requests = combine(provider.log, shop.log)
+    requests["time"] -= t0
+    latencies = change_latencies(provider.core.changes, shop.core.observations)
+    latencies[["changed_at", "learned_at"]] -= t0
+    say(f"{mode}: done in {wall_s:.1f} s")
+    return LiveRun(
+        mode=mode,
+        requests=requests,
+        latencies=latencies,
+        summary=summarize(requests, latencies, mode),
+        provider_state=provider.core.snapshot(),
+        shop_state=shop.snapshot(),
+        wall_s=wall_s,
+    )

@@ -1,0 +1,115 @@
+"""From raw records to the figures the series argues with.
+
+``change_latencies`` joins B's ground truth (every change, when it happened) with A's
+observations (when A learned each version); ``summarize`` turns a request log plus that join into
+the numbers ``hooklab demo`` and ``hooklab simulate`` print. Live and simulated runs share both.
+Introduced in notebooks/01-api-polling.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from hooklab.provider import Change
+from hooklab.shop import Observation
+
+LATENCY_COLUMNS = (
+    "payment_id",
+    "version",
+    "status",
+    "changed_at",
+    "learned_at",
+    "latency_s",
+    "detected",
+)
+#: Keys every summary has, live (``hooklab demo``) or simulated (``hooklab simulate``).
+SUMMARY_KEYS = (
+    "requests",
+    "empty_responses",
+    "changes",
+    "detected",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_max_s",
+)
+#: Which request kind carries the news in each mode.
+MODE_KIND = {"poll": "poll", "webhook": "webhook"}
+
+
+def change_latencies(
+    changes: Iterable[Change], observations: Iterable[Observation]
+) -> pd.DataFrame:
+    """One row per change: when B made it, when A first knew that version *or a later one*.
+
+    A change superseded before A looked (two changes between polls) counts as learned when A
+    learned the newer version: A then knows the payment moved past it.
+    """
+    learned: dict[str, list[tuple[int, float]]] = {}
+    for obs in observations:
+        learned.setdefault(obs.payment_id, []).append((obs.version, obs.learned_at))
+    # per payment: for each version v, the earliest time A knew a version >= v
+    earliest: dict[str, list[tuple[int, float]]] = {}
+    for pid, seen in learned.items():
+        seen.sort()
+        suffix_min, best = [], math.inf
+        for version, at in reversed(seen):
+            best = min(best, at)
+            suffix_min.append((version, best))
+        earliest[pid] = suffix_min[::-1]
+    rows = []
+    for ch in changes:
+        at = math.nan
+        for version, t in earliest.get(ch.payment_id, ()):
+            if version >= ch.version:
+                at = t
+                break
+        rows.append(
+            (
+                ch.payment_id,
+                ch.version,
+                ch.status,
+                ch.changed_at,
+                at,
+                at - ch.changed_at,
+                not math.isnan(at),
+            )
+        )
+    return pd.DataFrame(rows, columns=list(LATENCY_COLUMNS))
+
+
+def _round(x: float, digits: int = 6) -> float | None:
+    return (
+        None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
+    )
+
+
+def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dict:
+    """The comparison figures for one run in ``mode`` (``poll`` or ``webhook``).
+
+    ``requests`` counts the requests that carry news in this mode (A's polls, or B's delivery
+    attempts, failed ones included), as their sender logged them; ``empty_responses`` those of
+    them that told A nothing new. Latency is over detected changes; ``None`` if there are none.
+    """
+    if mode not in MODE_KIND:
+        raise ValueError(f"mode must be 'poll' or 'webhook', got {mode!r}")
+    kind = MODE_KIND[mode]
+    of_kind = requests[requests["kind"] == kind]
+    sent = of_kind[of_kind["direction"] == "out"]
+    with_news = int((of_kind["news"] == True).sum())  # noqa: E712 (nullable boolean column)
+    detected = latencies[latencies["detected"]]["latency_s"].to_numpy(dtype=float)
+    has = detected.size > 0
+    return {
+        "requests": len(sent),
+        "empty_responses": len(sent) - with_news,
+        "changes": len(latencies),
+        "detected": int(detected.size),
+        "latency_mean_s": _round(detected.mean()) if has else None,
+        "latency_p50_s": _round(np.percentile(detected, 50)) if has else None,
+        "latency_p95_s": _round(np.percentile(detected, 95)) if has else None,
+        "latency_max_s": _round(detected.max()) if has else None,
+    }

@@ -1,0 +1,213 @@
+"""System A, the shop, as a sans-I/O core: what it knows about payments and how it learns.
+
+Two ways to learn that a payment settled:
+
+- pull: :class:`PollSchedule` says which payments to ``GET`` when; :meth:`Shop.apply` takes
+  each answer and says whether it was news;
+- push: :meth:`Shop.receive_webhook` takes a raw webhook request (bytes and headers) and returns
+  the reply, after checking the signature, the size, the JSON and duplicates.
+
+No sockets, no threads, no sleeping; :mod:`hooklab.shop_app` and :mod:`hooklab.sim` drive it.
+Introduced in notebooks/01-api-polling.ipynb and notebooks/02-webhooks.ipynb.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from hooklab.clock import Clock
+from hooklab.errors import MAX_BODY_BYTES, ApiError
+from hooklab.provider import FINAL_STATUSES, SIGNATURE_HEADER
+from hooklab.signing import SignatureError, verify_stripe
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A learned a new version of a payment at ``learned_at`` (via ``poll`` or ``webhook``)."""
+
+    payment_id: str
+    version: int
+    status: str
+    learned_at: float
+    via: str
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """What A answers a webhook request with, plus what the request log should say of it."""
+
+    status: int
+    body: dict
+    news: bool | None
+
+
+class Shop:
+    """A's view of B's payments, the inbox of processed event ids, and what it learned when."""
+
+    def __init__(
+        self, clock: Clock, *, webhook_secrets: Sequence[str] = (), tolerance_s: int = 300
+    ) -> None:
+        self.clock = clock
+        self.payments: dict[str, dict] = {}
+        self.observations: list[Observation] = []
+        self.processed_events: set[str] = set()
+        self.webhook_secrets: list[str] = list(webhook_secrets)
+        self.tolerance_s = tolerance_s
+        self.rejections: list[
+            tuple[float, str]
+        ] = []  # (time, reason): what was refused, for the notebooks
+
+    # --- knowledge ------------------------------------------------------------------------
+    def apply(self, payment: Mapping, via: str, now: float | None = None) -> bool:
+        """Take a payment snapshot; return ``True`` if it is newer than what A knew (news).
+
+        Older or equal versions are ignored, so late or duplicated snapshots never move A's view
+        backwards (ordering, see notebooks/05-reliability.ipynb).
+        """
+        now = self.clock.now() if now is None else now
+        known = self.payments.get(payment["id"])
+        if known is not None and payment["version"] <= known["version"]:
+            return False
+        self.payments[payment["id"]] = dict(payment)
+        self.observations.append(
+            Observation(payment["id"], payment["version"], payment["status"], now, via)
+        )
+        return True
+
+    def pending_ids(self) -> list[str]:
+        return sorted(pid for pid, p in self.payments.items() if p["status"] not in FINAL_STATUSES)
+
+    def snapshot(self) -> dict[str, dict]:
+        """Every payment as A knows it: ``{id: payment_dict}`` (same shape as B's snapshot)."""
+        return {pid: dict(p) for pid, p in self.payments.items()}
+
+    # --- push -----------------------------------------------------------------------------
+    def add_webhook_secret(self, secret: str) -> None:
+        """Trust one more signing secret (keep the old one during a rotation)."""
+        if secret not in self.webhook_secrets:
+            self.webhook_secrets.append(secret)
+
+    def receive_webhook(
+        self, body: bytes, headers: Mapping[str, str], now: float | None = None
+    ) -> WebhookReply:
+        """Handle one webhook request from its raw bytes. Never raises; nothing is stored on error.
+
+        Order matters: size first (cheap), then the signature over the *raw* body (before any
+        parsing, so a re-serialised body cannot pass), then JSON, then duplicates.
+        """
+        now = self.clock.now() if now is None else now
+        try:
+            event = self._verified_event(body, headers, now)
+        except ApiError as err:
+            self.rejections.append((now, err.code))
+            return WebhookReply(err.status, err.to_dict(), None)
+        if event["id"] in self.processed_events:
+            return WebhookReply(
+                200, {"received": True, "duplicate": True, "event": event["id"]}, False
+            )
+        self.processed_events.add(event["id"])
+        news = self.apply(event["data"]["object"], "webhook", now)
+        return WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
+
+    def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(
+                413,
+                "body_too_large",
+                f"webhook body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}",
+            )
+        if not self.webhook_secrets:
+            raise ApiError(
+                503, "no_secret",
+                "this endpoint has no signing secret yet: register it with System B "
+                "(POST /webhook-endpoints) and keep the secret it returns",
+            )  # fmt: skip
+        header = _header(headers, SIGNATURE_HEADER)
+        try:
+            verify_stripe(body, header, self.webhook_secrets, tolerance=self.tolerance_s, now=now)
+        except SignatureError as err:
+            raise ApiError(400, "bad_signature", str(err), reason=err.reason) from None
+        try:
+            event = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ApiError(400, "malformed_json", f"body is not valid JSON: {err}") from None
+        return validate_event(event)
+
+
+def validate_event(event: object) -> dict:
+    """Check an event's shape: ``{"id": "evt_...", "type", "data": {"object": <payment>}}``."""
+    payment = event.get("data", {}).get("object") if isinstance(event, dict) else None
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(payment, dict)
+        and isinstance(payment.get("id"), str)
+        and isinstance(payment.get("status"), str)
+        and isinstance(payment.get("version"), int)
+    ):
+        raise ApiError(
+            422, "invalid_event",
+            'event must look like {"id": "evt_...", "type": "payment.succeeded", '
+            '"data": {"object": {"id": ..., "status": ..., "version": <int>, ...}}}',
+        )  # fmt: skip
+    return event
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        lower = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lower), None)
+    return value
+
+
+class PollSchedule:
+    """When to poll which payment: each one every ``interval_s`` from when it was added.
+
+    Sans-I/O: :meth:`due` says what to poll now, :meth:`polled` records that it was.
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"the polling interval must be > 0 seconds, got {interval_s}")
+        self.interval_s = float(interval_s)
+        self._queue: list[tuple[float, int, str]] = []
+        self._next_at: dict[str, float] = {}
+        self._seq = 0
+
+    def add(self, payment_id: str, now: float) -> None:
+        self._push(payment_id, now + self.interval_s)
+
+    def _push(self, payment_id: str, at: float) -> None:
+        self._seq += 1
+        self._next_at[payment_id] = at
+        heapq.heappush(self._queue, (at, self._seq, payment_id))
+
+    def due(self, now: float) -> list[str]:
+        """Payments whose poll is due at ``now``, earliest first."""
+        out = []
+        while self._queue and self._queue[0][0] <= now:
+            at, _, payment_id = heapq.heappop(self._queue)
+            if self._next_at.get(payment_id) == at:
+                out.append(payment_id)
+        return out
+
+    def polled(self, payment_id: str, at: float, *, done: bool) -> None:
+        """Record a poll made at ``at``; ``done`` stops polling that payment."""
+        if done:
+            self._next_at.pop(payment_id, None)
+        else:
+            self._push(payment_id, at + self.interval_s)
+
+    def next_at(self) -> float | None:
+        while self._queue and self._next_at.get(self._queue[0][2]) != self._queue[0][0]:
+            heapq.heappop(self._queue)
+        return self._queue[0][0] if self._queue else None
+
+    def __len__(self) -> int:
+        return len(self._next_at)

@@ -1,0 +1,240 @@
+"""System A over HTTP: the shop's webhook endpoint, its own small API, and its poller.
+
+Routes: ``POST /webhooks/payments`` (B pushes events here), ``POST /orders`` (a customer checks
+out: A asks B for a payment), ``GET /payments`` and ``GET /payments/{id}`` (what A knows),
+``GET /health``. In ``poll`` mode a background thread polls B for every pending payment.
+Introduced in notebooks/01-api-polling.ipynb (poll) and notebooks/02-webhooks.ipynb (webhook).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+
+import httpx
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hooklab.clock import Clock, WallClock
+from hooklab.errors import ApiError
+from hooklab.http import (
+    EXCEPTION_HANDLERS,
+    RequestLogMiddleware,
+    logged_send,
+    mark,
+    parse_json,
+    read_body,
+)
+from hooklab.provider import FINAL_STATUSES, validate_payment_request
+from hooklab.requestlog import RequestLog
+from hooklab.shop import PollSchedule, Shop
+
+WEBHOOK_PATH = "/webhooks/payments"
+MODES = ("poll", "webhook")
+
+
+class ShopService:
+    """System A, live. ``mode`` is ``"poll"`` (ask B every ``interval_s``) or ``"webhook"``.
+
+    Serve ``service.app``; serving starts the poller (poll mode) and stops it on shutdown. In
+    webhook mode call :meth:`register_webhook` with the URL A is served at (or pass
+    ``public_url``, and the app registers itself when it starts).
+    """
+
+    def __init__(
+        self,
+        provider_url: str,
+        *,
+        mode: str = "poll",
+        interval_s: float = 1.0,
+        public_url: str | None = None,
+        clock: Clock | None = None,
+        name: str = "A",
+        timeout_s: float = 5.0,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.provider_url = provider_url.rstrip("/")
+        self.mode = mode
+        self.public_url = public_url
+        self.clock = clock or WallClock()
+        self.name = name
+        self.core = Shop(self.clock)
+        self.schedule = PollSchedule(interval_s)
+        self.log = RequestLog(name)
+        self.lock = threading.RLock()
+        self.client = httpx.Client(base_url=self.provider_url, timeout=timeout_s)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._poller: threading.Thread | None = None
+        self.app = Starlette(
+            routes=[
+                Route(WEBHOOK_PATH, self.webhook, methods=["POST"]),
+                Route("/orders", self.order, methods=["POST"]),
+                Route("/payments", self.list_payments, methods=["GET"]),
+                Route("/payments/{payment_id}", self.get_payment, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
+            ],
+            middleware=[
+                Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)
+            ],
+            exception_handlers=EXCEPTION_HANDLERS,
+            lifespan=self._lifespan,
+        )
+
+    # --- what A does ----------------------------------------------------------------------
+    def create_payment(self, amount: int = 1999, currency: str = "eur") -> dict:
+        """Ask B for a payment (a customer checks out) and start waiting for it to settle."""
+        response = logged_send(
+            self.client, self.log, receiver="B", kind="create", method="POST", url="/payments",
+            clock=self.clock, json_body={"amount": amount, "currency": currency},
+        )  # fmt: skip
+        if response is None:
+            raise ConnectionError(
+                f"System B at {self.provider_url} is not answering; is it running?"
+            )
+        if response.status_code != 201:
+            raise ApiError(
+                response.status_code,
+                "provider_error",
+                f"System B refused the payment: {response.text}",
+            )
+        payment = response.json()
+        with self.lock:
+            self.core.apply(payment, "create")
+            self.schedule.add(payment["id"], self.clock.now())
+        self._wake.set()
+        return payment
+
+    def register_webhook(self, public_url: str | None = None) -> dict:
+        """Register A's webhook URL with B and trust the secret B returns."""
+        base = (public_url or self.public_url or "").rstrip("/")
+        if not base:
+            raise ValueError(
+                "register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'"
+            )
+        response = logged_send(
+            self.client, self.log, receiver="B", kind="register", method="POST", url="/webhook-endpoints",
+            clock=self.clock, json_body={"url": base + WEBHOOK_PATH},
+        )  # fmt: skip
+        if response is None or response.status_code != 201:
+            detail = "no answer" if response is None else response.text
+            raise ConnectionError(
+                f"could not register the webhook endpoint with System B: {detail}"
+            )
+        endpoint = response.json()
+        with self.lock:
+            self.core.add_webhook_secret(endpoint["secret"])
+        return endpoint
+
+    def poll_once(self, payment_id: str) -> bool | None:
+        """``GET`` one payment from B and apply it. News -> ``True``; no answer -> ``None``."""
+
+        def apply(response: httpx.Response) -> bool | None:
+            if response.status_code != 200:
+                return None
+            with self.lock:
+                return self.core.apply(response.json(), "poll")
+
+        news: list[bool | None] = [None]
+        logged_send(
+            self.client, self.log, receiver="B", kind="poll", method="GET", url=f"/payments/{payment_id}",
+            clock=self.clock, news_of=lambda r: news.__setitem__(0, apply(r)) or news[0],
+        )  # fmt: skip
+        return news[0]
+
+    def is_done(self) -> bool:
+        """True when A believes every payment it created has settled."""
+        with self.lock:
+            return not self.core.pending_ids()
+
+    def snapshot(self) -> dict[str, dict]:
+        with self.lock:
+            return self.core.snapshot()
+
+    # --- poller ---------------------------------------------------------------------------
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            with self.lock:
+                due = self.schedule.due(self.clock.now())
+            for payment_id in due:
+                at = self.clock.now()
+                self.poll_once(payment_id)
+                with self.lock:
+                    done = self.core.payments[payment_id]["status"] in FINAL_STATUSES
+                    self.schedule.polled(payment_id, at, done=done)
+            with self.lock:
+                next_at = self.schedule.next_at()
+            timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def start_poller(self) -> None:
+        if self._poller is None:
+            self._stop.clear()
+            self._poller = threading.Thread(
+                target=self._poll_loop, name="hooklab-poller", daemon=True
+            )
+            self._poller.start()
+
+    def stop_poller(self) -> None:
+        if self._poller is not None:
+            self._stop.set()
+            self._wake.set()
+            self._poller.join()
+            self._poller = None
+
+    def close(self) -> None:
+        self.stop_poller()
+        self.client.close()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app):
+        if self.mode == "webhook" and self.public_url:
+            await run_in_threadpool(self.register_webhook)
+        if self.mode == "poll":
+            self.start_poller()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(self.stop_poller)
+
+    # --- routes ---------------------------------------------------------------------------
+    async def webhook(self, request: Request) -> JSONResponse:
+        mark(request, "webhook")
+        body = await read_body(request)
+        with self.lock:
+            reply = self.core.receive_webhook(body, request.headers)
+        mark(request, "webhook", reply.news)
+        return JSONResponse(reply.body, status_code=reply.status)
+
+    async def order(self, request: Request) -> JSONResponse:
+        mark(request, "create")
+        amount, currency = validate_payment_request(parse_json(await read_body(request)))
+        # create_payment blocks on B; a worker thread keeps A's event loop free meanwhile
+        payment = await run_in_threadpool(self.create_payment, amount, currency)
+        return JSONResponse(payment, status_code=201)
+
+    async def list_payments(self, request: Request) -> JSONResponse:
+        mark(request, "view")
+        return JSONResponse({"data": sorted(self.snapshot().values(), key=lambda p: p["id"])})
+
+    async def get_payment(self, request: Request) -> JSONResponse:
+        mark(request, "view")
+        payment = self.snapshot().get(request.path_params["payment_id"])
+        if payment is None:
+            raise ApiError(
+                404,
+                "not_found",
+                f"A knows no payment {request.path_params['payment_id']!r}; create one with POST /orders",
+            )
+        return JSONResponse(payment)
+
+    async def health(self, request: Request) -> JSONResponse:
+        mark(request, "view")
+        return JSONResponse({"ok": True, "system": self.name, "mode": self.mode})
