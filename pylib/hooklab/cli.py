@@ -79,9 +79,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     from hooklab.shop_app import ShopService
 
     public_url = f"http://127.0.0.1:{args.port}"
-    service = ShopService(
-        args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url
-    )
+    service = ShopService(args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url)
     print(
         f"System A (shop) in {args.mode} mode on {public_url}, provider {args.provider}. "
         f'Create a payment with: curl -X POST {public_url}/orders -d \'{{"amount": 1999, "currency": "eur"}}\'',
@@ -123,9 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hooklab", description="API polling versus webhooks, measured."
-    )
+    parser = argparse.ArgumentParser(prog="hooklab", description="API polling versus webhooks, measured.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -149,19 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="mean seconds until a payment settles",
     )
-    p.add_argument(
-        "--failure-share", type=_share, default=0.1, help="share of payments that fail (0..1)"
-    )
+    p.add_argument("--failure-share", type=_share, default=0.1, help="share of payments that fail (0..1)")
     p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
     p.set_defaults(func=cmd_provider)
 
     c = sub.add_parser("consumer", help="run System A, the shop, in poll or webhook mode")
-    c.add_argument(
-        "--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000"
-    )
-    c.add_argument(
-        "--mode", choices=("poll", "webhook"), required=True, help="how A learns of changes"
-    )
+    c.add_argument("--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000")
+    c.add_argument("--mode", choices=("poll", "webhook"), required=True, help="how A learns of changes")
     c.add_argument(
         "--interval", type=_positive_float, default=1.0, help="poll interval in seconds (poll mode)"
     )

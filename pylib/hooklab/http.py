@@ -56,13 +56,9 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
             404: f"no route {request.method} {request.url.path}; see the README for the API",
             405: f"{request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
-        return JSONResponse(
-            ApiError(exc.status_code, code, message).to_dict(), status_code=exc.status_code
-        )
+        return JSONResponse(ApiError(exc.status_code, code, message).to_dict(), status_code=exc.status_code)
     # A bug of ours: still JSON, still says what to do.
-    err = ApiError(
-        500, "internal_error", f"{type(exc).__name__}: {exc}; please report this as a hooklab bug"
-    )
+    err = ApiError(500, "internal_error", f"{type(exc).__name__}: {exc}; please report this as a hooklab bug")
     return JSONResponse(err.to_dict(), status_code=500)
 
 

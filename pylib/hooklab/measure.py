@@ -41,9 +41,7 @@ SUMMARY_KEYS = (
 MODE_KIND = {"poll": "poll", "webhook": "webhook"}
 
 
-def change_latencies(
-    changes: Iterable[Change], observations: Iterable[Observation]
-) -> pd.DataFrame:
+def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:
     """One row per change: when B made it, when A first knew that version *or a later one*.
 
     A change superseded before A looked (two changes between polls) counts as learned when A
@@ -83,9 +81,7 @@ def change_latencies(
 
 
 def _round(x: float, digits: int = 6) -> float | None:
-    return (
-        None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
-    )
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
 
 
 def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dict:

@@ -14,7 +14,7 @@ import ipaddress
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hooklab.clock import Clock
@@ -43,9 +43,7 @@ class SettlementModel:
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_s <= self.mean_s:
-            raise ValueError(
-                f"need 0 <= min_s <= mean_s, got min_s={self.min_s} mean_s={self.mean_s}"
-            )
+            raise ValueError(f"need 0 <= min_s <= mean_s, got min_s={self.min_s} mean_s={self.mean_s}")
         if not 0 <= self.failure_share <= 1:
             raise ValueError(f"failure_share must be in [0, 1], got {self.failure_share}")
 
@@ -143,9 +141,7 @@ def validate_payment_request(body: object) -> tuple[int, str]:
         )
     unknown = sorted(set(body) - {"amount", "currency"})
     if unknown:
-        raise ApiError(
-            422, "unknown_field", f"unknown field(s) {unknown}; allowed: amount, currency"
-        )
+        raise ApiError(422, "unknown_field", f"unknown field(s) {unknown}; allowed: amount, currency")
     if "amount" not in body:
         raise ApiError(
             422,
@@ -164,9 +160,7 @@ def validate_payment_request(body: object) -> tuple[int, str]:
             f"'amount' must be an integer number of minor units (cents), got {amount!r}",
         )
     if not 0 < amount <= MAX_AMOUNT:
-        raise ApiError(
-            422, "invalid_amount", f"'amount' must be between 1 and {MAX_AMOUNT}, got {amount}"
-        )
+        raise ApiError(422, "invalid_amount", f"'amount' must be between 1 and {MAX_AMOUNT}, got {amount}")
     if (
         not isinstance(currency, str)
         or len(currency) != 3
@@ -314,9 +308,7 @@ class PaymentProvider:
             due.append(delivery)
         return due
 
-    def delivery_finished(
-        self, delivery: Delivery, status: int | None, now: float | None = None
-    ) -> None:
+    def delivery_finished(self, delivery: Delivery, status: int | None, now: float | None = None) -> None:
         """Report one attempt: any 2xx delivers it; anything else (or ``None``) schedules a retry."""
         now = self.clock.now() if now is None else now
         delivery.attempt += 1

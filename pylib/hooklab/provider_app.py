@@ -78,9 +78,7 @@ class ProviderService:
                 Route("/events", self.list_events, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
             ],
-            middleware=[
-                Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)
-            ],
+            middleware=[Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)],
             exception_handlers=EXCEPTION_HANDLERS,
             lifespan=self._lifespan,
         )

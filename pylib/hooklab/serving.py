@@ -60,9 +60,7 @@ def serve(app, port: int = 0, *, log_level: str = "warning") -> Iterator[Running
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not server.started:
             if not thread.is_alive():
-                raise RuntimeError(
-                    "the server stopped while starting; see the log output above for why"
-                )
+                raise RuntimeError("the server stopped while starting; see the log output above for why")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the server did not start within {STARTUP_TIMEOUT_S} s")
             time.sleep(0.005)

@@ -47,18 +47,14 @@ class WebhookReply:
 class Shop:
     """A's view of B's payments, the inbox of processed event ids, and what it learned when."""
 
-    def __init__(
-        self, clock: Clock, *, webhook_secrets: Sequence[str] = (), tolerance_s: int = 300
-    ) -> None:
+    def __init__(self, clock: Clock, *, webhook_secrets: Sequence[str] = (), tolerance_s: int = 300) -> None:
         self.clock = clock
         self.payments: dict[str, dict] = {}
         self.observations: list[Observation] = []
         self.processed_events: set[str] = set()
         self.webhook_secrets: list[str] = list(webhook_secrets)
         self.tolerance_s = tolerance_s
-        self.rejections: list[
-            tuple[float, str]
-        ] = []  # (time, reason): what was refused, for the notebooks
+        self.rejections: list[tuple[float, str]] = []  # (time, reason): what was refused, for the notebooks
 
     # --- knowledge ------------------------------------------------------------------------
     def apply(self, payment: Mapping, via: str, now: float | None = None) -> bool:
@@ -72,9 +68,7 @@ class Shop:
         if known is not None and payment["version"] <= known["version"]:
             return False
         self.payments[payment["id"]] = dict(payment)
-        self.observations.append(
-            Observation(payment["id"], payment["version"], payment["status"], now, via)
-        )
+        self.observations.append(Observation(payment["id"], payment["version"], payment["status"], now, via))
         return True
 
     def pending_ids(self) -> list[str]:
@@ -105,9 +99,7 @@ class Shop:
             self.rejections.append((now, err.code))
             return WebhookReply(err.status, err.to_dict(), None)
         if event["id"] in self.processed_events:
-            return WebhookReply(
-                200, {"received": True, "duplicate": True, "event": event["id"]}, False
-            )
+            return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
         self.processed_events.add(event["id"])
         news = self.apply(event["data"]["object"], "webhook", now)
         return WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)

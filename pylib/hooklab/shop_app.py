@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
 
 import httpx
 from starlette.applications import Starlette
@@ -80,9 +79,7 @@ class ShopService:
                 Route("/payments/{payment_id}", self.get_payment, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
             ],
-            middleware=[
-                Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)
-            ],
+            middleware=[Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)],
             exception_handlers=EXCEPTION_HANDLERS,
             lifespan=self._lifespan,
         )
@@ -95,9 +92,7 @@ class ShopService:
             clock=self.clock, json_body={"amount": amount, "currency": currency},
         )  # fmt: skip
         if response is None:
-            raise ConnectionError(
-                f"System B at {self.provider_url} is not answering; is it running?"
-            )
+            raise ConnectionError(f"System B at {self.provider_url} is not answering; is it running?")
         if response.status_code != 201:
             raise ApiError(
                 response.status_code,
@@ -115,18 +110,14 @@ class ShopService:
         """Register A's webhook URL with B and trust the secret B returns."""
         base = (public_url or self.public_url or "").rstrip("/")
         if not base:
-            raise ValueError(
-                "register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'"
-            )
+            raise ValueError("register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'")
         response = logged_send(
             self.client, self.log, receiver="B", kind="register", method="POST", url="/webhook-endpoints",
             clock=self.clock, json_body={"url": base + WEBHOOK_PATH},
         )  # fmt: skip
         if response is None or response.status_code != 201:
             detail = "no answer" if response is None else response.text
-            raise ConnectionError(
-                f"could not register the webhook endpoint with System B: {detail}"
-            )
+            raise ConnectionError(f"could not register the webhook endpoint with System B: {detail}")
         endpoint = response.json()
         with self.lock:
             self.core.add_webhook_secret(endpoint["secret"])
@@ -141,12 +132,12 @@ class ShopService:
             with self.lock:
                 return self.core.apply(response.json(), "poll")
 
-        news: list[bool | None] = [None]
+        learned: list[bool | None] = []
         logged_send(
             self.client, self.log, receiver="B", kind="poll", method="GET", url=f"/payments/{payment_id}",
-            clock=self.clock, news_of=lambda r: news.__setitem__(0, apply(r)) or news[0],
+            clock=self.clock, news_of=lambda response: learned.append(apply(response)) or learned[-1],
         )  # fmt: skip
-        return news[0]
+        return learned[-1] if learned else None
 
     def is_done(self) -> bool:
         """True when A believes every payment it created has settled."""
@@ -177,9 +168,7 @@ class ShopService:
     def start_poller(self) -> None:
         if self._poller is None:
             self._stop.clear()
-            self._poller = threading.Thread(
-                target=self._poll_loop, name="hooklab-poller", daemon=True
-            )
+            self._poller = threading.Thread(target=self._poll_loop, name="hooklab-poller", daemon=True)
             self._poller.start()
 
     def stop_poller(self) -> None:

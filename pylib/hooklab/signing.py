@@ -187,9 +187,7 @@ class SignatureError(ValueError):
 _BLANK = " \t\r\n\f\v"  # what counts as a blank secret (the set Stripe's library strips)
 _MAX_TS_DIGITS = 18  # year ~31.7 billion; keeps int() cheap and bounded
 _STANDARD_PREFIX = "whsec_"
-_RAW_BODY_HINT = (
-    "pass the raw request body exactly as received (bytes), not parsed and re-serialised JSON"
-)
+_RAW_BODY_HINT = "pass the raw request body exactly as received (bytes), not parsed and re-serialised JSON"
 
 
 def _clip(value: object, limit: int = 60) -> str:
@@ -209,8 +207,7 @@ def _payload_bytes(payload: object, scheme: str) -> bytes:
         except UnicodeEncodeError:
             raise SignatureError(
                 MALFORMED_PAYLOAD,
-                "payload str cannot be encoded as UTF-8 (it contains lone surrogates); "
-                + _RAW_BODY_HINT,
+                "payload str cannot be encoded as UTF-8 (it contains lone surrogates); " + _RAW_BODY_HINT,
                 scheme,
             ) from None
     if isinstance(payload, (bytes, bytearray, memoryview)):
@@ -237,15 +234,12 @@ def _check_tolerance(tolerance: object) -> None:
     ):
         return
     raise ValueError(
-        f"tolerance must be a positive number of seconds, or None to skip the time check; "
-        f"got {tolerance!r}"
+        f"tolerance must be a positive number of seconds, or None to skip the time check; got {tolerance!r}"
     )
 
 
 def _check_now(now: object) -> None:
-    if now is None or (
-        isinstance(now, (int, float)) and not isinstance(now, bool) and not math.isnan(now)
-    ):
+    if now is None or (isinstance(now, (int, float)) and not isinstance(now, bool) and not math.isnan(now)):
         return
     raise TypeError(f"now must be a Unix time in seconds (int or float) or None; got {now!r}")
 
@@ -362,8 +356,7 @@ def _decode_standard_secret(secret: object) -> bytes:
         )
     raise SignatureError(
         MALFORMED_SECRET,
-        f"the webhook secret must be a str 'whsec_...' (or a list of them), got "
-        f"{type(secret).__name__}",
+        f"the webhook secret must be a str 'whsec_...' (or a list of them), got {type(secret).__name__}",
         "standard",
     )
 
@@ -386,15 +379,11 @@ def _keys(secret: object, scheme: str) -> tuple[bytes, ...]:
     if not isinstance(secret, (list, tuple)):
         return (_single_key(secret, scheme),)
     if not secret:
-        raise SignatureError(
-            MISSING_SECRET, "the list of webhook secrets is empty: configure one", scheme
-        )
+        raise SignatureError(MISSING_SECRET, "the list of webhook secrets is empty: configure one", scheme)
     keys = []
     for one in secret:
         if isinstance(one, (list, tuple)):
-            raise SignatureError(
-                MALFORMED_SECRET, "a list of secrets must hold secrets, not lists", scheme
-            )
+            raise SignatureError(MALFORMED_SECRET, "a list of secrets must hold secrets, not lists", scheme)
         keys.append(_single_key(one, scheme))
     return tuple(keys)
 
@@ -561,9 +550,7 @@ def sign_standard(msg_id: str, timestamp: int, payload: bytes, secret: str) -> s
     if not isinstance(msg_id, str):
         raise TypeError(f"msg_id must be a str, got {type(msg_id).__name__}")
     if not msg_id or not all("!" <= ch <= "~" and ch != "." for ch in msg_id):
-        raise ValueError(
-            f"msg_id must be non-empty printable ASCII without '.' or spaces, got {msg_id!r}"
-        )
+        raise ValueError(f"msg_id must be non-empty printable ASCII without '.' or spaces, got {msg_id!r}")
     message = _standard_message(msg_id, _valid_timestamp(timestamp), _sign_payload(payload))
     return " ".join(
         "v1," + binascii.b2a_base64(hmac.digest(key, message, "sha256"), newline=False).decode()
@@ -644,14 +631,11 @@ def _standard_header_values(headers: object) -> tuple[str, str, str]:
                 if type(value) is not str:
                     raise SignatureError(
                         MALFORMED_HEADER,
-                        f"the {prefix}{name} header value must be a str, got "
-                        f"{type(value).__name__}",
+                        f"the {prefix}{name} header value must be a str, got {type(value).__name__}",
                         "standard",
                     )
             return values  # type: ignore[return-value]
-    missing = [
-        "webhook-" + n for n in ("id", "timestamp", "signature") if not found.get("webhook-" + n)
-    ]
+    missing = ["webhook-" + n for n in ("id", "timestamp", "signature") if not found.get("webhook-" + n)]
     raise SignatureError(
         MISSING_HEADER,
         f"missing or empty Standard Webhooks header(s): {', '.join(missing)}. Pass all of the "
@@ -720,9 +704,7 @@ def verify_standard(
 
     message = b"%s.%d." % (id_bytes, ts) + body
     for key in keys:
-        expected = binascii.b2a_base64(hmac.digest(key, message, "sha256"), newline=False).decode(
-            "ascii"
-        )
+        expected = binascii.b2a_base64(hmac.digest(key, message, "sha256"), newline=False).decode("ascii")
         for candidate in signatures:
             if candidate.isascii() and hmac.compare_digest(expected, candidate):
                 _check_time(ts, tolerance, now, "standard")
@@ -765,8 +747,7 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
     if not sep:
         raise SignatureError(
             MALFORMED_HEADER,
-            f"the {GITHUB_SIGNATURE_HEADER} header must look like 'sha256=<hex>', got "
-            f"{_clip(header)}",
+            f"the {GITHUB_SIGNATURE_HEADER} header must look like 'sha256=<hex>', got {_clip(header)}",
             "github",
         )
     if algorithm != "sha256":
