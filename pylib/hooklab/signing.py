@@ -86,6 +86,11 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 
+try:  # OpenSSL's HMAC object: copy() of a keyed object is C code (hmac.HMAC.copy() is Python)
+    from _hashlib import hmac_new as _c_hmac_new
+except ImportError:  # pragma: no cover - CPython without OpenSSL
+    _c_hmac_new = None
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "GITHUB_SIGNATURE_HEADER",
@@ -313,11 +318,6 @@ def _text_key(secret: object, scheme: str) -> bytes:
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_text_key(secret: str, scheme: str) -> bytes:
-    return _text_key(secret, scheme)
-
-
 def _decode_standard_secret(secret: object) -> bytes:
     """The HMAC key of a Standard Webhooks secret: base64-decode what follows ``whsec_``."""
     if isinstance(secret, str):
@@ -361,31 +361,47 @@ def _decode_standard_secret(secret: object) -> bytes:
     )
 
 
-_cached_standard_key = functools.lru_cache(maxsize=256)(_decode_standard_secret)
-
-
 def _single_key(secret: object, scheme: str) -> bytes:
-    if type(secret) is str:
-        if scheme == "standard":
-            return _cached_standard_key(secret)
-        return _cached_text_key(secret, scheme)
+    """The HMAC key bytes of one secret (``scheme`` decides how a str becomes a key)."""
     if scheme == "standard":
         return _decode_standard_secret(secret)
     return _text_key(secret, scheme)
 
 
-def _keys(secret: object, scheme: str) -> tuple[bytes, ...]:
-    """All HMAC keys to try, for a single secret or a list/tuple of them (receiver rotation)."""
+def _prepare(key: bytes):
+    """An HMAC-SHA256 object keyed with ``key``, ready to ``copy()``: the key schedule (two
+    SHA-256 blocks) is paid once per secret, not once per request."""
+    if _c_hmac_new is not None:
+        try:
+            return _c_hmac_new(key, digestmod="sha256")
+        except Exception:  # pragma: no cover - e.g. an OpenSSL build without HMAC objects
+            pass
+    return hmac.new(key, digestmod="sha256")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_macs(secret: str, scheme: str) -> tuple:
+    # Failures raise SignatureError, which lru_cache does not store.
+    return (_prepare(_single_key(secret, scheme)),)
+
+
+def _macs(secret: object, scheme: str) -> tuple:
+    """Prepared HMACs for a secret or a list/tuple of secrets (receiver-side rotation)."""
+    if type(secret) is str:
+        return _cached_macs(secret, scheme)
     if not isinstance(secret, (list, tuple)):
-        return (_single_key(secret, scheme),)
+        return (_prepare(_single_key(secret, scheme)),)
     if not secret:
         raise SignatureError(MISSING_SECRET, "the list of webhook secrets is empty: configure one", scheme)
-    keys = []
+    macs = []
     for one in secret:
-        if isinstance(one, (list, tuple)):
+        if type(one) is str:
+            macs.extend(_cached_macs(one, scheme))
+        elif isinstance(one, (list, tuple)):
             raise SignatureError(MALFORMED_SECRET, "a list of secrets must hold secrets, not lists", scheme)
-        keys.append(_single_key(one, scheme))
-    return tuple(keys)
+        else:
+            macs.append(_prepare(_single_key(one, scheme)))
+    return tuple(macs)
 
 
 def _header_str(header: object, name: str, scheme: str) -> str:
@@ -492,7 +508,7 @@ def verify_stripe(
     body = payload if type(payload) is bytes else _payload_bytes(payload, "stripe")
     if type(header) is not str or not header:
         header = _header_str(header, STRIPE_SIGNATURE_HEADER, "stripe")
-    keys = (_cached_text_key(secret, "stripe"),) if type(secret) is str else _keys(secret, "stripe")
+    macs = _cached_macs(secret, "stripe") if type(secret) is str else _macs(secret, "stripe")
 
     ts_text = None
     signatures = []
@@ -522,14 +538,17 @@ def verify_stripe(
             "stripe",
         )
 
-    message = b"%d." % ts + body
-    for key in keys:
-        expected = hmac.digest(key, message, "sha256").hex()
+    prefix = b"%d." % ts
+    for prepared in macs:
+        mac = prepared.copy()
+        mac.update(prefix)
+        mac.update(body)
+        expected = mac.hexdigest()
         for candidate in signatures:
             if candidate.isascii() and hmac.compare_digest(expected, candidate):
                 _check_time(ts, tolerance, now, "stripe")
                 return ts
-    raise _mismatch("stripe", "v1 signature", len(keys))
+    raise _mismatch("stripe", "v1 signature", len(macs))
 
 
 # --- Standard Webhooks ----------------------------------------------------------------------------
@@ -579,41 +598,40 @@ def standard_headers(msg_id: str, timestamp: int, payload: bytes, secret: str) -
     }
 
 
-_STANDARD_NAMES = frozenset(
-    {
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "svix-id",
-        "svix-timestamp",
-        "svix-signature",
-    }
-)
+_STANDARD_FAMILIES = ("webhook-", "svix-")
+_STANDARD_FIELDS = ("id", "timestamp", "signature")
+#: header name (lowercase) -> slot: 0-2 for the webhook- family, 3-5 for svix-.
+_STANDARD_SLOTS = {
+    prefix + field: 3 * i + j
+    for i, prefix in enumerate(_STANDARD_FAMILIES)
+    for j, field in enumerate(_STANDARD_FIELDS)
+}
 
 
 def _standard_header_values(headers: object) -> tuple[str, str, str]:
+    """``(id, timestamp, signature)`` from a header mapping, by a single case-insensitive scan."""
     if headers is None:
         raise SignatureError(
             MISSING_HEADER,
             "no headers were given: pass the request's headers (a mapping of name to value)",
             "standard",
         )
-    found: dict[str, object] = {}
+    slots: list[object] = [None] * 6
+    slot_of = _STANDARD_SLOTS.get
     try:
-        items = headers.items()  # type: ignore[attr-defined]
-        for name, value in items:
-            if type(name) is not str:
-                continue
-            lower = name.lower()
-            if lower in _STANDARD_NAMES:
-                if lower in found and found[lower] != value:
-                    raise SignatureError(
-                        MALFORMED_HEADER,
-                        f"the {lower} header appears more than once with different values: "
-                        f"refuse the request (a sender sends each header once)",
-                        "standard",
-                    )
-                found[lower] = value
+        for name, value in headers.items():  # type: ignore[attr-defined]
+            if type(name) is str:
+                i = slot_of(name.lower())
+                if i is not None:
+                    old = slots[i]
+                    if old is not None and old != value:
+                        raise SignatureError(
+                            MALFORMED_HEADER,
+                            f"the {name.lower()} header appears more than once with different "
+                            f"values: refuse the request (a sender sends each header once)",
+                            "standard",
+                        )
+                    slots[i] = value
     except SignatureError:
         raise
     except Exception:
@@ -623,19 +641,41 @@ def _standard_header_values(headers: object) -> tuple[str, str, str]:
             f"{type(headers).__name__}",
             "standard",
         ) from None
-    for prefix in ("webhook-", "svix-"):
-        values = (found.get(prefix + "id"), found.get(prefix + "timestamp"))
-        values += (found.get(prefix + "signature"),)
-        if all(values):
-            for name, value in zip(("id", "timestamp", "signature"), values, strict=True):
+    msg_id, ts_text, signature = slots[0], slots[1], slots[2]
+    if (
+        type(msg_id) is str
+        and type(ts_text) is str
+        and type(signature) is str
+        and msg_id
+        and ts_text
+        and signature
+    ):
+        return msg_id, ts_text, signature
+    return _standard_header_fallback(slots)
+
+
+def _standard_header_fallback(slots: list[object]) -> tuple[str, str, str]:
+    """The svix- family, or the error that says which header is missing or of the wrong type."""
+
+    def present(value: object) -> bool:
+        return value is not None and not (isinstance(value, (str, bytes)) and not value)
+
+    for i, prefix in enumerate(_STANDARD_FAMILIES):
+        family = slots[3 * i : 3 * i + 3]
+        if all(present(value) for value in family):
+            for field, value in zip(_STANDARD_FIELDS, family, strict=True):
                 if type(value) is not str:
                     raise SignatureError(
                         MALFORMED_HEADER,
-                        f"the {prefix}{name} header value must be a str, got {type(value).__name__}",
+                        f"the {prefix}{field} header value must be a str, got {type(value).__name__}",
                         "standard",
                     )
-            return values  # type: ignore[return-value]
-    missing = ["webhook-" + n for n in ("id", "timestamp", "signature") if not found.get("webhook-" + n)]
+            return family[0], family[1], family[2]  # type: ignore[return-value]
+    missing = [
+        "webhook-" + field
+        for field, value in zip(_STANDARD_FIELDS, slots[:3], strict=True)
+        if not present(value)
+    ]
     raise SignatureError(
         MISSING_HEADER,
         f"missing or empty Standard Webhooks header(s): {', '.join(missing)}. Pass all of the "
@@ -671,7 +711,7 @@ def verify_standard(
         _check_now(now)
     body = payload if type(payload) is bytes else _payload_bytes(payload, "standard")
     msg_id, ts_text, sig_header = _standard_header_values(headers)
-    keys = (_cached_standard_key(secret),) if type(secret) is str else _keys(secret, "standard")
+    macs = _cached_macs(secret, "standard") if type(secret) is str else _macs(secret, "standard")
     ts = _parse_timestamp(ts_text, "the webhook-timestamp header", "standard")
     try:
         id_bytes = msg_id.encode("utf-8")
@@ -702,14 +742,17 @@ def verify_standard(
             "standard",
         )
 
-    message = b"%s.%d." % (id_bytes, ts) + body
-    for key in keys:
-        expected = binascii.b2a_base64(hmac.digest(key, message, "sha256"), newline=False).decode("ascii")
+    prefix = b"%s.%d." % (id_bytes, ts)
+    for prepared in macs:
+        mac = prepared.copy()
+        mac.update(prefix)
+        mac.update(body)
+        expected = binascii.b2a_base64(mac.digest(), newline=False).decode("ascii")
         for candidate in signatures:
             if candidate.isascii() and hmac.compare_digest(expected, candidate):
                 _check_time(ts, tolerance, now, "standard")
                 return ts
-    raise _mismatch("standard", "v1 signature (nor the webhook-id/timestamp it covers)", len(keys))
+    raise _mismatch("standard", "v1 signature (nor the webhook-id/timestamp it covers)", len(macs))
 
 
 # --- GitHub ---------------------------------------------------------------------------------------
@@ -742,7 +785,7 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
     body = payload if type(payload) is bytes else _payload_bytes(payload, "github")
     if type(header) is not str or not header:
         header = _header_str(header, GITHUB_SIGNATURE_HEADER, "github")
-    keys = (_cached_text_key(secret, "github"),) if type(secret) is str else _keys(secret, "github")
+    macs = _cached_macs(secret, "github") if type(secret) is str else _macs(secret, "github")
     algorithm, sep, value = header.partition("=")
     if not sep:
         raise SignatureError(
@@ -762,8 +805,10 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
             "github",
         )
     ascii_value = value.isascii()
-    for key in keys:
-        if ascii_value and hmac.compare_digest(hmac.digest(key, body, "sha256").hex(), value):
+    for prepared in macs:
+        mac = prepared.copy()
+        mac.update(body)
+        if ascii_value and hmac.compare_digest(mac.hexdigest(), value):
             return None
     if not (len(value) == 64 and ascii_value and all(c in "0123456789abcdef" for c in value)):
         raise SignatureError(
@@ -771,4 +816,4 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
             f"after 'sha256=' GitHub sends 64 lowercase hex digits; got {_clip(value)}",
             "github",
         )
-    raise _mismatch("github", "sha256 signature", len(keys))
+    raise _mismatch("github", "sha256 signature", len(macs))
