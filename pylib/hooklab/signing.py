@@ -426,7 +426,8 @@ def _mismatch(scheme: str, what: str, nkeys: int) -> SignatureError:
     secrets = "the secret" if nkeys == 1 else f"any of the {nkeys} secrets"
     return SignatureError(
         SIGNATURE_MISMATCH,
-        f"no {what} matches the body under {secrets}. Check, in this order: {_RAW_BODY_HINT}; "
+        f"no {what} matches the body (and signed header values) under {secrets}. Check, in "
+        f"this order: {_RAW_BODY_HINT}; "
         f"that the secret is this endpoint's signing secret (each endpoint and mode has its "
         f"own); that nothing between sender and you (proxy, framework) altered the body",
         scheme,
@@ -503,7 +504,7 @@ def verify_stripe(
     """
     if type(tolerance) is not int or tolerance <= 0:
         _check_tolerance(tolerance)
-    if now is not None and type(now) is not float:
+    if now is not None and (type(now) is not float or now != now):  # now != now: NaN
         _check_now(now)
     body = payload if type(payload) is bytes else _payload_bytes(payload, "stripe")
     if type(header) is not str or not header:
@@ -707,7 +708,7 @@ def verify_standard(
     """
     if type(tolerance) is not int or tolerance <= 0:
         _check_tolerance(tolerance)
-    if now is not None and type(now) is not float:
+    if now is not None and (type(now) is not float or now != now):  # now != now: NaN
         _check_now(now)
     body = payload if type(payload) is bytes else _payload_bytes(payload, "standard")
     msg_id, ts_text, sig_header = _standard_header_values(headers)
@@ -752,7 +753,7 @@ def verify_standard(
             if candidate.isascii() and hmac.compare_digest(expected, candidate):
                 _check_time(ts, tolerance, now, "standard")
                 return ts
-    raise _mismatch("standard", "v1 signature (nor the webhook-id/timestamp it covers)", len(macs))
+    raise _mismatch("standard", "v1 signature", len(macs))
 
 
 # --- GitHub ---------------------------------------------------------------------------------------
