@@ -1,0 +1,94 @@
+"""Notebook hygiene: the conventions of shared/DESIGN.md, checked on every notebook.
+
+nbval (run by ``make test``) re-executes the notebooks and compares outputs; this file checks
+what nbval cannot: structure, clean stored outputs, a current index.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hooklab.notebook_tools import TITLE_RE, index_is_current, series
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+PATHS = series(NOTEBOOKS)
+# What must never be in a stored output: machine-specific paths and object addresses.
+LEAKS = re.compile(r"(/work/|/tmp/|/home/|/root/|/Users/|object at 0x[0-9a-f]+)")
+
+
+def _load(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _text_of(output) -> str:
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    data = output.get("data", {})
+    return "".join(str(data.get(k, "")) for k in ("text/plain", "text/html", "text/markdown"))
+
+
+def test_the_series_exists():
+    names = [p.name for p in PATHS]
+    assert names[0] == "00-index.ipynb", names
+    assert len(names) >= 2, names
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_skeleton(path):
+    nb = _load(path)
+    nbformat.validate(nb)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    match = TITLE_RE.search(first.source)
+    assert match and first.source.startswith("# "), "first cell must start with '# NN · Title'"
+    assert match.group(1) == path.name[:2], "the title's number must match the file name"
+    if path.name == "00-index.ipynb":
+        return
+    for part in ("Learning goals", "Prerequisites", "Time to read"):
+        assert part in first.source, f"first cell lacks '{part}'"
+    headings = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert re.search(r"^##\s+Summary", headings, re.M), "needs a '## Summary' section"
+    assert re.search(r"^##\s+Exercises", headings, re.M), "needs a '## Exercises' section"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_sources_follow_conventions(path):
+    for cell in _code(_load(path)):
+        src = cell.source
+        assert "sys.path" not in src, "import the installed package; no sys.path edits"
+        assert not re.search(r"^\s*%run\b", src, re.M), "no %run of other notebooks"
+        if "NBVAL_IGNORE_OUTPUT" in src:
+            line = next(ln for ln in src.splitlines() if "NBVAL_IGNORE_OUTPUT" in ln)
+            assert len(line.split("NBVAL_IGNORE_OUTPUT", 1)[1].strip(" :-—")) >= 10, (
+                "say why the output is ignored, on the same line: '# NBVAL_IGNORE_OUTPUT: wall clock ...'"
+            )
+        if re.search(r"\bplt\.(plot|subplots|figure)\b|plotting\.", src) and "plt.show()" not in src:
+            # a figure left for Jupyter to display also prints '<Figure ...>', which nbval compares
+            assert not re.search(r"plt\.(plot|subplots|figure)\(", src), "end plot cells with plt.show()"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_stored_outputs_are_clean_and_complete(path):
+    cells = _code(_load(path))
+    counts = [c.execution_count for c in cells]
+    assert all(n is not None for n in counts), "every code cell has been run: `make notebooks`"
+    assert counts == list(range(1, len(cells) + 1)), "outputs come from one top-to-bottom run: `make notebooks`"
+    for cell in cells:
+        for output in cell.outputs:
+            assert output.get("output_type") != "error", f"stored error in cell:\n{cell.source[:200]}"
+            text = _text_of(output)
+            assert not LEAKS.search(text), f"machine-specific text in an output: {LEAKS.search(text).group(0)}"
+            if output.get("name") == "stderr":
+                assert "Warning" not in text, f"a warning is stored in an output: {text[:300]}"
+
+
+def test_index_is_current():
+    assert index_is_current(NOTEBOOKS), "notebooks/00-index.ipynb is stale: run `make index`"
