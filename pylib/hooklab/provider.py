@@ -254,10 +254,10 @@ class PaymentProvider:
             )  # fmt: skip
         return payment.to_dict()
 
-    def update_status(self, payment_id: str, status: str) -> dict:
-        """Change a payment's status now: bump its version, record the change, emit an event."""
+    def update_status(self, payment_id: str, status: str, at: float | None = None) -> dict:
+        """Change a payment's status (now, or at ``at``): bump its version, record the change, emit an event."""
         payment = self.payments[payment_id]
-        now = self.clock.now()
+        now = self.clock.now() if at is None else at
         payment.status = status
         payment.version += 1
         payment.updated_at = now
@@ -277,8 +277,9 @@ class PaymentProvider:
         now = self.clock.now() if now is None else now
         events = []
         while self._settle_queue and self._settle_queue[0][0] <= now:
-            _, _, payment_id, outcome = heapq.heappop(self._settle_queue)
-            events.append(self.update_status(payment_id, outcome))
+            due, _, payment_id, outcome = heapq.heappop(self._settle_queue)
+            # stamped with its due time, however late the driver calls: the ground truth stays exact
+            events.append(self.update_status(payment_id, outcome, at=due))
         return events
 
     # --- webhooks -----------------------------------------------------------------------

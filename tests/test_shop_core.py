@@ -1,0 +1,130 @@
+"""System A's sans-I/O core: applying snapshots, receiving webhooks, planning polls."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hooklab.clock import ManualClock
+from hooklab.errors import MAX_BODY_BYTES
+from hooklab.provider import SIGNATURE_HEADER
+from hooklab.shop import PollSchedule, Shop
+from hooklab.signing import sign_stripe
+
+SECRET = "whsec_test"
+NOW = 1_700_000_000.0
+
+
+def payment(version=2, status="succeeded", pid="pay_1"):
+    return {"id": pid, "status": status, "amount": 100, "currency": "eur", "version": version,
+            "created_at": NOW - 5, "updated_at": NOW - 1}  # fmt: skip
+
+
+def event(eid="evt_1", **kw):
+    return {"id": eid, "type": "payment.succeeded", "created": NOW - 1, "data": {"object": payment(**kw)}}
+
+
+def signed(body: bytes, t=NOW, secret=SECRET):
+    return {SIGNATURE_HEADER: sign_stripe(body, secret, int(t))}
+
+
+def shop():
+    return Shop(ManualClock(NOW), webhook_secrets=[SECRET])
+
+
+def test_apply_reports_news_once_and_never_goes_back():
+    a = shop()
+    assert a.apply(payment(1, "pending"), "poll") is True
+    assert a.apply(payment(1, "pending"), "poll") is False
+    assert a.apply(payment(2), "poll") is True
+    assert a.apply(payment(1, "pending"), "poll") is False  # a stale answer arriving late
+    assert a.payments["pay_1"]["version"] == 2
+    assert [o.version for o in a.observations] == [1, 2]
+
+
+def test_a_valid_webhook_is_applied_and_a_duplicate_is_not():
+    a = shop()
+    body = json.dumps(event()).encode()
+    first = a.receive_webhook(body, signed(body))
+    assert first.status == 200 and first.news is True and first.body["duplicate"] is False
+    again = a.receive_webhook(body, signed(body))
+    assert again.status == 200 and again.body["duplicate"] is True and again.news is False
+    assert len(a.observations) == 1
+
+
+def test_header_lookup_is_case_insensitive():
+    a = shop()
+    body = json.dumps(event()).encode()
+    headers = {SIGNATURE_HEADER.lower(): signed(body)[SIGNATURE_HEADER]}
+    assert a.receive_webhook(body, headers).status == 200
+
+
+@pytest.mark.parametrize(
+    ("make_request", "status", "code", "reason"),
+    [
+        (lambda b: (b, {}), 400, "bad_signature", "missing_header"),
+        (lambda b: (b, signed(b, secret="whsec_wrong")), 400, "bad_signature", "signature_mismatch"),
+        (lambda b: (b + b" ", signed(b)), 400, "bad_signature", "signature_mismatch"),
+        (lambda b: (b, signed(b, t=NOW - 3600)), 400, "bad_signature", "timestamp_too_old"),
+        (lambda b: (b, {SIGNATURE_HEADER: "garbage"}), 400, "bad_signature", "malformed_header"),
+        (lambda b: (b"{not json", signed(b"{not json")), 400, "malformed_json", None),
+        (lambda b: (b'{"id": 1}', signed(b'{"id": 1}')), 422, "invalid_event", None),
+        (lambda b: (b"x" * (MAX_BODY_BYTES + 1), {}), 413, "body_too_large", None),
+    ],
+)
+def test_bad_webhooks_are_refused_with_a_reason_and_nothing_is_stored(make_request, status, code, reason):
+    a = shop()
+    body, headers = make_request(json.dumps(event()).encode())
+    reply = a.receive_webhook(body, headers)
+    assert reply.status == status
+    assert reply.body["error"]["code"] == code
+    assert reply.body["error"]["message"]
+    if reason:
+        assert reply.body["error"]["reason"] == reason
+    assert a.payments == {} and a.processed_events == set() and a.observations == []
+    assert a.rejections == [(NOW, code)]
+
+
+def test_without_a_secret_the_endpoint_refuses_and_says_how_to_fix_it():
+    a = Shop(ManualClock(NOW))
+    body = json.dumps(event()).encode()
+    reply = a.receive_webhook(body, signed(body))
+    assert reply.status == 503 and "POST /webhook-endpoints" in reply.body["error"]["message"]
+    assert a.payments == {}
+
+
+def test_rotation_accepts_old_and_new_secret():
+    a = shop()
+    a.add_webhook_secret("whsec_new")
+    for i, secret in enumerate((SECRET, "whsec_new")):
+        body = json.dumps(event(eid=f"evt_{i}", pid=f"pay_{i}")).encode()
+        assert a.receive_webhook(body, signed(body, secret=secret)).status == 200
+
+
+def test_out_of_order_events_keep_the_newest_state():
+    a = shop()
+    newer = json.dumps(event("evt_2", version=3, status="failed")).encode()
+    older = json.dumps(event("evt_1", version=2, status="succeeded")).encode()
+    assert a.receive_webhook(newer, signed(newer)).news is True
+    assert a.receive_webhook(older, signed(older)).news is False
+    assert a.payments["pay_1"]["status"] == "failed"
+
+
+def test_poll_schedule_polls_every_interval_until_done():
+    s = PollSchedule(2.0)
+    s.add("a", 0.0)
+    s.add("b", 1.0)
+    assert s.next_at() == 2.0 and s.due(1.9) == []
+    assert s.due(2.0) == ["a"]
+    s.polled("a", 2.0, done=False)
+    assert s.due(3.0) == ["b"]
+    s.polled("b", 3.0, done=True)
+    assert s.due(100) == ["a"]
+    s.polled("a", 4.0, done=True)
+    assert s.next_at() is None and len(s) == 0
+
+
+def test_poll_interval_must_be_positive():
+    with pytest.raises(ValueError, match="> 0"):
+        PollSchedule(0)
