@@ -110,8 +110,12 @@ class TestPublishedVectors:
         headers = standard_headers(STD_MSG_ID, STD_TIMESTAMP, STD_PAYLOAD, STD_SECRET)
         bare = STD_SECRET.removeprefix("whsec_")
         raw = base64.b64decode(bare)
-        for secret in (bare, raw, bytearray(raw), f"  {STD_SECRET}\n"):
+        for secret in (bare, raw, bytearray(raw), f"{STD_SECRET}\n", f"{bare} \r\n"):
             assert verify_standard(STD_PAYLOAD, headers, secret, now=STD_TIMESTAMP) == STD_TIMESTAMP
+        # Leading blanks are not stripped (the reference library does not recognise the prefix
+        # behind them either): the secret is malformed.
+        err = standard_error(STD_PAYLOAD, headers, f" {STD_SECRET}", now=STD_TIMESTAMP)
+        assert err.reason == MALFORMED_SECRET
         assert sign_standard(STD_MSG_ID, STD_TIMESTAMP, STD_PAYLOAD, raw) == STD_SIGNATURE
 
     def test_standard_secret_padding_is_optional(self):
@@ -516,7 +520,7 @@ class TestReasonsStandard:
         assert standard_error(BODY, std_headers(ts=NOW - 301)).reason == TIMESTAMP_TOO_OLD
         assert standard_error(BODY, std_headers(ts=NOW + 301)).reason == TIMESTAMP_TOO_NEW
 
-    @pytest.mark.parametrize("secret", [None, "", "whsec_", " whsec_ \n", [], [""], b"", ["whsec_"]])
+    @pytest.mark.parametrize("secret", [None, "", "whsec_", "whsec_ \n", " \t", [], [""], b"", ["whsec_"]])
     def test_missing_secret(self, secret):
         assert standard_error(BODY, std_headers(), secret).reason == MISSING_SECRET
 

@@ -67,8 +67,8 @@ Choices this module makes (each is tested in ``tests/test_signing*.py``):
   is ``missing_secret``. ``bytes`` are accepted as an already-encoded key (Stripe, GitHub) or as
   the raw decoded key (Standard Webhooks, as the reference library does).
 - **Standard Webhooks secrets**: the ``whsec_`` prefix is optional (as in the reference libraries);
-  the rest must be standard base64 (padding optional), surrounding whitespace is stripped; anything
-  else is ``malformed_secret``. Header names are matched case-insensitively, and the ``svix-id``/
+  the rest must be standard base64 (padding optional); trailing whitespace (a newline from a
+  secrets file) is ignored; anything else is ``malformed_secret``. Header names are matched case-insensitively, and the ``svix-id``/
   ``svix-timestamp``/``svix-signature`` family is accepted when the ``webhook-`` family is absent
   (as the ``svix`` library does). A header present twice with different values is
   ``malformed_header``.
@@ -321,7 +321,7 @@ def _text_key(secret: object, scheme: str) -> bytes:
 def _decode_standard_secret(secret: object) -> bytes:
     """The HMAC key of a Standard Webhooks secret: base64-decode what follows ``whsec_``."""
     if isinstance(secret, str):
-        text = secret.strip(_BLANK)
+        text = secret.rstrip(_BLANK)  # a newline from a secrets file; leading blanks: see docs
         if text.startswith(_STANDARD_PREFIX):
             text = text[len(_STANDARD_PREFIX) :]
         if not text:
