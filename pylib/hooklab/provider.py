@@ -215,6 +215,9 @@ class PaymentProvider:
     ) -> None:
         self.clock = clock
         self.rng = random.Random(seed)
+        # settlements draw from their own stream, so a seed fixes the workload whatever else draws
+        # ids (registering a webhook endpoint must not change when payments settle)
+        self.settle_rng = random.Random(f"settlement-{seed}")
         self.settlement = settlement or SettlementModel()
         self.retry_schedule = tuple(retry_schedule)
         self.payments: dict[str, Payment] = {}
@@ -241,7 +244,7 @@ class PaymentProvider:
         payment = Payment(self._new_id("pay"), amount, currency, "pending", 1, now, now)
         self.payments[payment.id] = payment
         if settle:
-            delay, outcome = self.settlement.draw(self.rng)
+            delay, outcome = self.settlement.draw(self.settle_rng)
             heapq.heappush(self._settle_queue, (now + delay, self._next_seq(), payment.id, outcome))
         return payment.to_dict()
 
