@@ -80,12 +80,16 @@ def test_stored_outputs_are_clean_and_complete(path):
     cells = _code(_load(path))
     counts = [c.execution_count for c in cells]
     assert all(n is not None for n in counts), "every code cell has been run: `make notebooks`"
-    assert counts == list(range(1, len(cells) + 1)), "outputs come from one top-to-bottom run: `make notebooks`"
+    assert counts == list(range(1, len(cells) + 1)), (
+        "outputs come from one top-to-bottom run: `make notebooks`"
+    )
     for cell in cells:
         for output in cell.outputs:
             assert output.get("output_type") != "error", f"stored error in cell:\n{cell.source[:200]}"
             text = _text_of(output)
-            assert not LEAKS.search(text), f"machine-specific text in an output: {LEAKS.search(text).group(0)}"
+            assert not LEAKS.search(text), (
+                f"machine-specific text in an output: {LEAKS.search(text).group(0)}"
+            )
             if output.get("name") == "stderr":
                 assert "Warning" not in text, f"a warning is stored in an output: {text[:300]}"
 

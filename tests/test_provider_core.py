@@ -85,7 +85,9 @@ def test_deliveries_are_signed_retried_and_given_up():
     (d,) = b.deliveries_due()
     url, headers, body = d.request(clock.now())
     assert url == endpoint["url"] and json.loads(body) == event
-    assert verify_stripe(body, headers[SIGNATURE_HEADER], endpoint["secret"], now=clock.now()) == int(clock.now())
+    assert verify_stripe(body, headers[SIGNATURE_HEADER], endpoint["secret"], now=clock.now()) == int(
+        clock.now()
+    )
     b.delivery_finished(d, 500)  # fails: retry 1 s later
     assert b.deliveries_due() == [] and b.next_wakeup() == clock.now() + 1.0
     clock.advance(1.0)

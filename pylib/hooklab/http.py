@@ -85,6 +85,28 @@ class RequestLogMiddleware:
         started_at, t0 = self.clock.now(), time.perf_counter()
         size = 0
         status: int | None = None
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            state = scope["state"]
+            headers = dict(scope.get("headers") or [])
+            self.log.record(
+                time=started_at,
+                direction="in",
+                sender=headers.get(SENDER_HEADER.lower().encode(), b"client").decode("latin-1"),
+                receiver=self.name,
+                kind=state.get("kind", "other"),
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_s=time.perf_counter() - t0,
+                bytes=size,
+                news=state.get("news"),
+            )
 
         async def counting_receive() -> Message:
             nonlocal size
@@ -98,27 +120,15 @@ class RequestLogMiddleware:
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # log before the last byte leaves: whoever reads the response finds the row
+                    record()
             await send(message)
 
         try:
             await self.app(scope, counting_receive, counting_send)
         finally:
-            state = scope["state"]
-            headers = dict(scope.get("headers") or [])
-            sender = headers.get(SENDER_HEADER.lower().encode(), b"client").decode("latin-1")
-            self.log.record(
-                time=started_at,
-                direction="in",
-                sender=sender,
-                receiver=self.name,
-                kind=state.get("kind", "other"),
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_s=time.perf_counter() - t0,
-                bytes=size,
-                news=state.get("news"),
-            )
+            record()
 
 
 def request_size(request: httpx.Request, response: httpx.Response | None) -> int:
