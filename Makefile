@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LAB_PORT ?= 8888
+# Jupyter refuses to run as root unless told; containers and CI machines often are root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help setup lab test test-fast notebooks index lint format benchmarks constraints clean
 
@@ -20,7 +22,6 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
@@ -28,7 +29,7 @@ setup: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-		--ServerApp.root_dir=notebooks --no-browser
+		--ServerApp.root_dir=notebooks --no-browser $(ALLOW_ROOT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pylib tests benchmarks notebooks

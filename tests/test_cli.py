@@ -1,0 +1,100 @@
+"""The ``hooklab`` command line: help, argument errors, and the provider/consumer processes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from hooklab.cli import build_parser, format_table, main
+
+HOOKLAB = [sys.executable, "-m", "hooklab.cli"]
+
+
+@pytest.mark.parametrize("command", ["provider", "consumer", "demo", "simulate"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: hooklab " + command in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["demo", "--interval", "0"], "must be > 0"),
+        (["demo", "--payments", "0"], "must be >= 1"),
+        (["consumer", "--mode", "poll"], "--provider"),
+        (["consumer", "--provider", "http://127.0.0.1:1", "--mode", "push"], "invalid choice"),
+        (["provider", "--failure-share", "2"], "between 0 and 1"),
+    ],
+)
+def test_bad_arguments_say_what_is_wrong(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_format_table_aligns_columns():
+    table = format_table({"poll": {"a": 1, "b": 0.5}, "webhook": {"a": 2, "b": None}}, ["a", "b"])
+    lines = table.splitlines()
+    assert len(lines) == 3 and len({len(line) for line in lines}) == 1
+    assert lines[2].endswith("-") and "0.500" in lines[2]
+
+
+def test_parser_knows_all_commands():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) == {"provider", "consumer", "demo", "simulate"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+def test_provider_and_consumer_processes_work_together():
+    """The two systems as separate processes, as a learner runs them in two terminals."""
+    b_port, a_port = _free_port(), _free_port()
+    b = subprocess.Popen([*HOOKLAB, "provider", "--port", str(b_port), "--settle-mean", "0.3"],
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+    a = None
+    try:
+        _wait_for(f"http://127.0.0.1:{b_port}/health", b)
+        a = subprocess.Popen(
+            [*HOOKLAB, "consumer", "--provider", f"http://127.0.0.1:{b_port}", "--mode", "webhook",
+             "--port", str(a_port)],
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        _wait_for(f"http://127.0.0.1:{a_port}/health", a)
+        created = httpx.post(f"http://127.0.0.1:{a_port}/orders", json={"amount": 1999, "currency": "eur"})
+        assert created.status_code == 201
+        pid = created.json()["id"]
+        deadline = time.monotonic() + 20
+        while httpx.get(f"http://127.0.0.1:{a_port}/payments/{pid}").json()["status"] == "pending":
+            assert time.monotonic() < deadline, "A never heard of the settlement"
+            time.sleep(0.1)
+        at_b = httpx.get(f"http://127.0.0.1:{b_port}/payments/{pid}").json()
+        assert httpx.get(f"http://127.0.0.1:{a_port}/payments/{pid}").json() == at_b
+    finally:
+        for proc in (a, b):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=10)
