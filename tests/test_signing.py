@@ -7,8 +7,9 @@ import json
 import pickle
 import time
 
-import hooklab.signing as signing
 import pytest
+
+import hooklab.signing as signing
 from hooklab.signing import (
     MALFORMED_HEADER,
     MALFORMED_PAYLOAD,

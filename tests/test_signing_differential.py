@@ -84,6 +84,7 @@ from datetime import UTC
 import pytest
 import standardwebhooks
 import stripe
+
 from hooklab.signing import (
     MALFORMED_HEADER,
     MALFORMED_SECRET,

@@ -68,10 +68,10 @@ Choices this module makes (each is tested in ``tests/test_signing*.py``):
   the raw decoded key (Standard Webhooks, as the reference library does).
 - **Standard Webhooks secrets**: the ``whsec_`` prefix is optional (as in the reference libraries);
   the rest must be standard base64 (padding optional); trailing whitespace (a newline from a
-  secrets file) is ignored; anything else is ``malformed_secret``. Header names are matched case-insensitively, and the ``svix-id``/
-  ``svix-timestamp``/``svix-signature`` family is accepted when the ``webhook-`` family is absent
-  (as the ``svix`` library does). A header present twice with different values is
-  ``malformed_header``.
+  secrets file) is ignored; anything else is ``malformed_secret``. Header names are matched
+  case-insensitively, and the ``svix-id``/``svix-timestamp``/``svix-signature`` family is accepted
+  when the ``webhook-`` family is incomplete (as the ``svix`` library does). A header present twice
+  with different values is ``malformed_header``.
 - **Exact signature text.** Signatures are compared as text with the canonical encoding the sender
   produces: lowercase hex (Stripe, GitHub), standard padded base64 (Standard Webhooks). Header
   items are not trimmed (``t=1, v1=...`` does not find ``v1``), as in the reference libraries.
