@@ -1,0 +1,128 @@
+"""Small experiments behind notebooks 01 and 04: live frames, rate-limit arithmetic, scenarios.
+
+The notebooks show the loop or the sweep; the bookkeeping that turns raw records into a table
+lives here. Introduced in notebooks/01-api-polling.ipynb and notebooks/04-pull-vs-push.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from hooklab.measure import change_latencies
+from hooklab.provider_app import ProviderService
+from hooklab.shop_app import ShopService
+
+#: GitHub REST API primary rate limit for an authenticated user (requests per hour). Source:
+#: https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
+GITHUB_RATE_LIMIT_PER_HOUR = 5_000
+#: Share of polls that find nothing new, on average, per Zapier's REST Hooks site. Source:
+#: https://resthooks.org (quoted as "98.5% of polls are wasted")
+RESTHOOKS_WASTED_SHARE = 0.985
+
+
+def live_frames(provider: ProviderService, shop: ShopService) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A live run's request log (A's side) and per-change latencies, times in seconds since start.
+
+    "Start" is A's first request. Introduced in notebooks/01-api-polling.ipynb.
+    """
+    requests = shop.log.to_frame()
+    t0 = float(requests["time"].min()) if len(requests) else 0.0
+    requests["time"] -= t0
+    latencies = change_latencies(provider.core.changes, shop.core.observations)
+    latencies[["changed_at", "learned_at"]] -= t0
+    return requests, latencies
+
+
+def requests_per_hour(records: float, interval_s: float) -> float:
+    """Polling load on B: every record asked once per interval, ``records * 3600 / interval_s``."""
+    return records * 3600.0 / interval_s
+
+
+def min_interval_under_limit(records: float, limit_per_hour: float = GITHUB_RATE_LIMIT_PER_HOUR) -> float:
+    """The shortest polling interval (s) that keeps ``records`` polls inside an hourly rate limit.
+
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    return records * 3600.0 / limit_per_hour
+
+
+def max_records_under_limit(interval_s: float, limit_per_hour: float = GITHUB_RATE_LIMIT_PER_HOUR) -> int:
+    """How many records one client can poll every ``interval_s`` without passing the limit."""
+    return math.floor(limit_per_hour * interval_s / 3600.0)
+
+
+def per_hour(table: pd.DataFrame, duration_s: float) -> pd.DataFrame:
+    """``table`` (a :func:`hooklab.sim.sweep` result) plus ``requests_per_hour`` over its window.
+
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    out = table.copy()
+    out["requests_per_hour"] = out["requests"] * 3600.0 / duration_s
+    return out
+
+
+def theory_check(run) -> pd.DataFrame:
+    """A simulated polling run's figures next to theory (T/2, T, exp(-lambda*T), N/T).
+
+    ``run`` is a :class:`hooklab.sim.SimRun` of a Poisson workload in ``poll`` mode.
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    from hooklab.sim import theory_poll
+
+    p = run.params
+    theory = theory_poll(p["interval_s"], p["rate_per_s"], p["records"])
+    keys = ("latency_mean_s", "latency_max_s", "empty_fraction", "provider_rps")
+    return pd.DataFrame(
+        {"simulated": [run.summary[k] for k in keys], "theory": [theory[k] for k in keys]},
+        index=pd.Index(keys, name="figure"),
+    )
+
+
+def first_lanes(run, n: int = 4, until_s: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The requests and changes of a run's first ``n`` records (by id order of first change),
+    up to ``until_s``: few enough lanes for :func:`hooklab.plotting.timeline` to stay readable.
+
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    requests, latencies = run.requests, run.latencies
+    if until_s is not None:
+        requests = requests[requests["time"] <= until_s]
+        latencies = latencies[latencies["changed_at"] <= until_s]
+    ids = list(dict.fromkeys(latencies["payment_id"]))[:n]
+    paths = {f"/payments/{pid}" for pid in ids}
+    return (
+        requests[requests["path"].isin(paths)].reset_index(drop=True),
+        latencies[latencies["payment_id"].isin(ids)].reset_index(drop=True),
+    )
+
+
+def scan(
+    param: str,
+    values,
+    *,
+    modes=("poll", "webhook"),
+    duration_s: float = 3600.0,
+    seed: int = 0,
+    **fixed,
+) -> pd.DataFrame:
+    """One simulated run per value of ``param`` (``records``, ``rate_per_s``, ``interval_s``...)
+    and per mode; one row per value with ``<mode>_requests_per_hour``, ``<mode>_latency_mean_s``
+    and ``<mode>_empty_fraction``, plus ``changes_per_hour``. Same seed throughout, so the modes
+    see the same changes. Introduced in notebooks/01-api-polling.ipynb and
+    notebooks/04-pull-vs-push.ipynb.
+    """
+    from hooklab.sim import simulate
+
+    rows = []
+    for value in values:
+        row: dict = {param: value}
+        for mode in modes:
+            summary = simulate(mode, duration_s=duration_s, seed=seed, **{param: value, **fixed}).summary
+            row[f"{mode}_requests_per_hour"] = summary["requests"] * 3600.0 / duration_s
+            row[f"{mode}_latency_mean_s"] = summary["latency_mean_s"]
+            row[f"{mode}_empty_fraction"] = summary["empty_fraction"]
+            row["changes_per_hour"] = summary["changes"] * 3600.0 / duration_s
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,134 @@
+"""Plots of what polling costs and how it compares with push, one function per plot.
+
+Same look as :mod:`hooklab.plotting` (call ``use_style()`` first): Okabe-Ito colours with fixed
+roles, markers as well as colours, units on every axis, titles that state the finding (passed in
+by the notebook, which knows the numbers). Introduced in notebooks/01-api-polling.ipynb (interval
+sweep, rate limits) and notebooks/04-pull-vs-push.ipynb (frontier, scaling).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hooklab.plotting import COLORS, MARKERS, new_axes
+
+_POLL = {"color": COLORS["poll"], "marker": MARKERS["poll"]}
+_HOOK = {"color": COLORS["webhook"], "marker": MARKERS["webhook"]}
+_THEORY = {"color": COLORS["theory"], "linestyle": "--", "linewidth": 1.2}
+
+
+def _grid(values) -> np.ndarray:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return np.geomspace(lo, hi, 200)
+
+
+def interval_sweep(sweep: pd.DataFrame, *, records: int, rate_per_s: float, title: str):
+    """Three panels against the polling interval T: requests per hour, empty share, latency.
+
+    ``sweep`` has one row per interval with columns ``interval_s``, ``requests_per_hour``,
+    ``empty_fraction``, ``latency_mean_s`` and ``latency_max_s`` (measured). Theory is drawn as
+    dashed lines: ``records * 3600 / T``, ``exp(-rate * T)``, ``T / 2`` and ``T``.
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    fig, (ax_req, ax_empty, ax_lat) = new_axes(3, title=title, width=12.5)
+    t = sweep["interval_s"].to_numpy(dtype=float)
+    grid = _grid(t)
+
+    ax_req.plot(t, sweep["requests_per_hour"], linestyle="none", label="simulated", **_POLL)
+    ax_req.plot(grid, records * 3600 / grid, label=f"theory {records} x 3600 / T", **_THEORY)
+    ax_req.set(xscale="log", yscale="log", xlabel="polling interval T (s)", ylabel="requests to B per hour")
+    ax_req.set_title("Load falls as 1/T")
+
+    ax_empty.plot(t, 100 * sweep["empty_fraction"], linestyle="none", label="simulated", **_POLL)
+    ax_empty.plot(grid, 100 * np.exp(-rate_per_s * grid), label="theory exp(-λT)", **_THEORY)
+    ax_empty.set(xscale="log", ylim=(0, 102), xlabel="polling interval T (s)", ylabel="empty polls (%)")
+    ax_empty.set_title("Most polls find nothing")
+
+    ax_lat.plot(t, sweep["latency_mean_s"], linestyle="none", label="simulated mean", **_POLL)
+    ax_lat.plot(grid, grid / 2, label="theory mean T/2", **_THEORY)
+    ax_lat.plot(t, sweep["latency_max_s"], linestyle="none", marker="^", color=COLORS["news"],
+                label="simulated max")  # fmt: skip
+    ax_lat.plot(grid, grid, color=COLORS["news"], linestyle=":", linewidth=1.2, label="theory max T")
+    ax_lat.set(xscale="log", yscale="log", xlabel="polling interval T (s)", ylabel="detection latency (s)")
+    ax_lat.set_title("Latency grows as T/2")
+    for ax in (ax_req, ax_empty, ax_lat):
+        ax.legend(loc="best")
+    return fig
+
+
+def rate_limit_latency(
+    records: np.ndarray, *, limit_per_hour: float, webhook_latency_s: float, title: str, ax=None
+):
+    """Best mean latency polling can reach under an hourly rate limit, against the number of records.
+
+    Polling N records within ``limit_per_hour`` needs ``T >= N * 3600 / limit``, so the mean
+    latency is at least half that; webhooks are drawn flat at ``webhook_latency_s``.
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    if ax is None:
+        _, ax = new_axes(title=title)
+    else:
+        ax.set_title(title)
+    n = np.asarray(records, dtype=float)
+    t_min = n * 3600 / limit_per_hour
+    every = max(1, len(n) // 8)
+    ax.plot(n, t_min / 2, label="polling: best mean latency (T/2)", markevery=every, **_POLL)
+    ax.plot(n, np.full_like(n, webhook_latency_s), label="webhook: one network hop", markevery=every, **_HOOK)
+    ax.set(xscale="log", yscale="log", xlabel="records A watches", ylabel="mean detection latency (s)")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def frontier(poll: pd.DataFrame, webhook: pd.Series, *, title: str, ax=None):
+    """Requests against latency: one point per polling interval, and the webhook point.
+
+    ``poll`` has columns ``interval_s``, ``requests_per_hour``, ``latency_mean_s``; ``webhook``
+    has ``requests_per_hour`` and ``latency_mean_s``. Points are labelled with their interval.
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+    if ax is None:
+        _, ax = new_axes(title=title)
+    else:
+        ax.set_title(title)
+    ax.plot(poll["requests_per_hour"], poll["latency_mean_s"], label="polling every T", **_POLL)
+    for _, row in poll.iterrows():
+        ax.annotate(f"T={row['interval_s']:g}s", (row["requests_per_hour"], row["latency_mean_s"]),
+                    textcoords="offset points", xytext=(6, 4), fontsize=8, color=COLORS["poll"])  # fmt: skip
+    ax.plot([webhook["requests_per_hour"]], [webhook["latency_mean_s"]], linestyle="none", markersize=9,
+            label="webhook", **_HOOK)  # fmt: skip
+    ax.annotate("webhook", (webhook["requests_per_hour"], webhook["latency_mean_s"]),
+                textcoords="offset points", xytext=(8, -4), fontsize=9, color=COLORS["webhook"])  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="requests per hour (A and B together)",
+           ylabel="mean detection latency (s)")  # fmt: skip
+    ax.legend(loc="upper right")
+    return ax
+
+
+def scaling(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    xlabel: str,
+    title: str,
+    crossover: float | None = None,
+    crossover_label: str = "",
+    ax=None,
+):
+    """Requests per hour of polling and of webhooks against ``x`` (records, or change rate).
+
+    ``table`` has one row per value of ``x`` with columns ``poll_requests_per_hour`` and
+    ``webhook_requests_per_hour``. ``crossover`` draws a vertical line where the two meet.
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+    if ax is None:
+        _, ax = new_axes(title=title)
+    else:
+        ax.set_title(title)
+    ax.plot(table[x], table["poll_requests_per_hour"], label="polling", **_POLL)
+    ax.plot(table[x], table["webhook_requests_per_hour"], label="webhook", **_HOOK)
+    if crossover is not None:
+        ax.axvline(crossover, color=COLORS["theory"], linestyle=":", linewidth=1.2, label=crossover_label)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="requests per hour")
+    ax.legend(loc="upper left")
+    return ax
