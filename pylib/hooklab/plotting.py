@@ -130,3 +130,62 @@ def timeline(
     ax.set_xlabel("time since start (s)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
+
+
+def cast_diagram(ax=None):
+    """The cast of the series: System A (the shop) and System B (the payment provider).
+
+    Pull on top (A asks ``GET /payments/{id}``, again and again), push below (A registers once,
+    then B sends ``POST /webhooks/payments`` when something changes). Introduced in
+    notebooks/00-index.ipynb.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if ax is None:
+        _, ax = new_axes(width=FIGSIZE[0])
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 6.2)
+    ax.axis("off")
+    boxes = {
+        "A": (0.1, "System A\nthe shop", "your application:\nneeds to know\nwhen a payment\nsettles"),
+        "B": (7.5, "System B\nthe payment\nprovider", "an external\nservice that\nsettles the\npayments"),
+    }
+    for x, name, text in boxes.values():
+        ax.add_patch(FancyBboxPatch((x, 0.4), 2.4, 5.2, boxstyle="round,pad=0.05", facecolor="0.96",
+                                    edgecolor="0.3", linewidth=1.2))  # fmt: skip
+        ax.text(x + 1.2, 5.5, name, ha="center", va="top", fontsize=10, fontweight="bold")
+        ax.text(x + 1.2, 2.4, text, ha="center", va="center", fontsize=8.5, color="0.35")
+
+    def arrow(y, forward, color, label, *, dashed=False, above=True):
+        x0, x1 = (2.65, 7.45) if forward else (7.45, 2.65)
+        ax.add_patch(FancyArrowPatch((x0, y), (x1, y), arrowstyle="-|>", mutation_scale=14, color=color,
+                                     linewidth=1.6, linestyle="--" if dashed else "-"))  # fmt: skip
+        ax.text(5.0, y + (0.14 if above else -0.14), label, ha="center", va="bottom" if above else "top",
+                fontsize=8, family="monospace", color=color)  # fmt: skip
+
+    ax.text(5.0, 5.75, "pull (API polling): A asks, every T s", ha="center", fontsize=9, fontweight="bold",
+            color=COLORS["poll"])  # fmt: skip
+    arrow(5.0, True, COLORS["poll"], "GET /payments/{id}")
+    arrow(4.3, False, COLORS["poll"], '200 {"status": "pending"}', dashed=True)
+    ax.text(5.0, 3.7, "(most answers: nothing new)", ha="center", fontsize=8, color=COLORS["poll"])
+    ax.text(5.0, 2.65, "push (webhook): B tells, once per change", ha="center", fontsize=9,
+            fontweight="bold", color=COLORS["webhook"])  # fmt: skip
+    arrow(1.95, True, "0.45", "POST /webhook-endpoints (once)")
+    arrow(1.05, False, COLORS["webhook"], "POST /webhooks/payments", above=True)
+    ax.text(5.0, 0.9, "signed event: payment.succeeded", ha="center", va="top", fontsize=8,
+            color=COLORS["webhook"])  # fmt: skip
+    return ax
+
+
+def pull_push_timelines(poll: tuple, webhook: tuple, *, title: str):
+    """Two :func:`timeline` panels, pull above push, on one time axis: ``(requests, latencies)`` each.
+
+    Introduced in notebooks/02-webhooks.ipynb.
+    """
+    fig, axes = plt.subplots(2, 1, figsize=(FIGSIZE[0], FIGSIZE[1] * 1.7), sharex=True)
+    fig.set_layout_engine("constrained")
+    fig.suptitle(title, fontweight="bold")
+    timeline(*poll, mode="poll", title="pull: A polls B", ax=axes[0])
+    timeline(*webhook, mode="webhook", title="push: B delivers to A", ax=axes[1])
+    axes[0].set_xlabel("")
+    return axes
