@@ -9,6 +9,7 @@ Introduced in notebooks/01-api-polling.ipynb.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable
 
 import numpy as np
@@ -39,6 +40,8 @@ SUMMARY_KEYS = (
 )
 #: Which request kind carries the news in each mode.
 MODE_KIND = {"poll": "poll", "webhook": "webhook"}
+#: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls).
+MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook")}
 
 
 def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:
@@ -51,21 +54,22 @@ def change_latencies(changes: Iterable[Change], observations: Iterable[Observati
     for obs in observations:
         learned.setdefault(obs.payment_id, []).append((obs.version, obs.learned_at))
     # per payment: for each version v, the earliest time A knew a version >= v
-    earliest: dict[str, list[tuple[int, float]]] = {}
+    earliest: dict[str, tuple[list[int], list[float]]] = {}
     for pid, seen in learned.items():
         seen.sort()
-        suffix_min, best = [], math.inf
+        versions, times, best = [], [], math.inf
         for version, at in reversed(seen):
             best = min(best, at)
-            suffix_min.append((version, best))
-        earliest[pid] = suffix_min[::-1]
+            versions.append(version)
+            times.append(best)
+        earliest[pid] = (versions[::-1], times[::-1])
     rows = []
+    no_versions: tuple[list[int], list[float]] = ([], [])
     for ch in changes:
-        at = math.nan
-        for version, t in earliest.get(ch.payment_id, ()):
-            if version >= ch.version:
-                at = t
-                break
+        # the first version >= ch.version (binary search: linear in changes, not quadratic)
+        versions, times = earliest.get(ch.payment_id, no_versions)
+        k = bisect_left(versions, ch.version)
+        at = times[k] if k < len(versions) else math.nan
         rows.append(
             (
                 ch.payment_id,
@@ -85,19 +89,19 @@ def _round(x: float, digits: int = 6) -> float | None:
 
 
 def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dict:
-    """The comparison figures for one run in ``mode`` (``poll`` or ``webhook``).
+    """The comparison figures for one run in ``mode`` (``poll``, ``webhook`` or ``hybrid``).
 
     ``requests`` counts the requests that carry news in this mode (A's polls, or B's delivery
     attempts, failed ones included), as their sender logged them; ``empty_responses`` those of
     them that told A nothing new. Latency is over detected changes; ``None`` if there are none.
     """
-    if mode not in MODE_KIND:
-        raise ValueError(f"mode must be 'poll' or 'webhook', got {mode!r}")
-    kind = MODE_KIND[mode]
-    of_kind = requests[requests["kind"] == kind]
+    if mode not in MODE_KINDS:
+        raise ValueError(f"mode must be 'poll', 'webhook' or 'hybrid', got {mode!r}")
+    of_kind = requests[requests["kind"].isin(MODE_KINDS[mode])]
     sent = of_kind[of_kind["direction"] == "out"]
     with_news = int((of_kind["news"] == True).sum())  # noqa: E712 (nullable boolean column)
-    detected = latencies[latencies["detected"]]["latency_s"].to_numpy(dtype=float)
+    # .astype(bool): an empty frame's column is of dtype object, and indexing with it would select columns
+    detected = latencies.loc[latencies["detected"].astype(bool), "latency_s"].to_numpy(dtype=float)
     has = detected.size > 0
     return {
         "requests": len(sent),

@@ -1,0 +1,286 @@
+"""Experiments in virtual time: one run (:func:`simulate`), a sweep over polling intervals
+(:func:`sweep`), and the textbook numbers to hold them against (:func:`theory_poll`).
+
+The measured window
+-------------------
+A run with a rate workload (Poisson, bursts, daily cycle) measures a window of ``duration_s``
+seconds in steady state. Before it, a warm-up of one polling interval (records are created at
+random moments in it, so polls are spread evenly and every poll in the window covers a full
+interval; with webhooks only, records are created just before the window); after it, a drain long enough for A to learn the window's last changes. Requests
+*sent* in the window and changes *made* in it are what the frames hold and the summary counts;
+times are seconds since the window began. A :class:`~hooklab.sim.workloads.Settlement` workload
+is finite: the window is the whole run, until A knows every outcome.
+Introduced in notebooks/01-api-polling.ipynb (simulate, theory_poll) and
+notebooks/04-pull-vs-push.ipynb (sweep, strategies, workloads).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hooklab.measure import change_latencies, summarize
+from hooklab.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.sim.engine import Sim
+from hooklab.sim.network import LogNormalDelay, Network
+from hooklab.sim.strategies import Hybrid, Poll, Strategy, Webhook
+from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
+
+MODES = ("poll", "webhook", "hybrid")
+WORKLOADS = ("poisson", "bursts", "daily", "settlement")
+#: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
+SIM_SUMMARY_KEYS = (
+    "requests",
+    "empty_responses",
+    "changes",
+    "detected",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_max_s",
+    "empty_fraction",
+    "provider_rps",
+    "bytes",
+    "retries",
+)
+#: 20 polling intervals from 2 s to 10 min, evenly spaced on a log scale (the default sweep).
+SWEEP_INTERVALS = tuple(float(x) for x in np.round(np.geomspace(2, 600, 20), 2))
+
+
+@dataclass
+class SimRun:
+    """The outcome of one simulated run; frames shaped like :class:`~hooklab.live.LiveRun`'s.
+
+    ``requests``: one ``out`` row per request sent in the window (standard request-log columns).
+    ``latencies``: one row per change made in the window (see ``measure.change_latencies``).
+    ``sim``: the engine with both cores, to look inside (``run.sim.provider``, ``run.sim.shop``).
+    """
+
+    mode: str
+    requests: pd.DataFrame
+    latencies: pd.DataFrame
+    summary: dict
+    params: dict
+    sim: Sim
+
+    @property
+    def consistent(self) -> bool:
+        """A's view of every payment equals B's (expected after a finite workload)."""
+        return self.sim.shop.snapshot() == self.sim.provider.snapshot()
+
+
+def make_workload(
+    workload: str | Workload | None, rate_per_s: float, settlement: SettlementModel | None = None
+) -> Workload:
+    """A workload object from a name (``poisson``, ``bursts``, ``daily``, ``settlement``)."""
+    if isinstance(workload, Workload):
+        return workload
+    name = workload or "poisson"
+    if name == "poisson":
+        return Poisson(rate_per_s)
+    if name == "bursts":
+        return Bursts(every_s=900.0, share=min(1.0, rate_per_s * 900.0))
+    if name == "daily":
+        return DailyCycle(rate_per_s)
+    if name == "settlement":
+        return Settlement()
+    raise ValueError(f"workload must be one of {WORKLOADS} or a Workload, got {workload!r}")
+
+
+def make_strategy(
+    mode: str | Strategy, interval_s: float, *, until_final: bool, reconcile_s: float
+) -> Strategy:
+    """A strategy object from a mode name (``poll``, ``webhook``, ``hybrid``)."""
+    if isinstance(mode, Strategy):
+        return mode
+    if mode == "poll":
+        return Poll(interval_s, until_final=until_final)
+    if mode == "webhook":
+        return Webhook()
+    if mode == "hybrid":
+        strategy = Hybrid(reconcile_s)
+        strategy.poller.until_final = until_final
+        return strategy
+    raise ValueError(f"mode must be one of {MODES} or a Strategy, got {mode!r}")
+
+
+def simulate(
+    mode: str | Strategy = "poll",
+    *,
+    interval_s: float = 10.0,
+    records: int = 100,
+    rate_per_s: float = 1 / 60,
+    duration_s: float | None = 3600.0,
+    seed: int = 0,
+    workload: str | Workload | None = None,
+    network: Network | None = None,
+    delay_s: float | None = None,
+    failure_prob: float = 0.0,
+    retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+    settlement: SettlementModel | None = None,
+    reconcile_s: float = 600.0,
+) -> SimRun:
+    """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
+
+    ``mode``: ``"poll"`` (every ``interval_s``), ``"webhook"``, ``"hybrid"`` (webhooks plus a
+    reconciliation poll every ``reconcile_s``), or a :class:`~hooklab.sim.strategies.Strategy`.
+    ``workload``: ``"poisson"`` (default: each of ``records`` changes at ``rate_per_s``),
+    ``"bursts"``, ``"daily"``, ``"settlement"`` (create ``records`` payments, B settles each once
+    per ``settlement``; runs until A knows all, ``duration_s`` ignored), or a Workload object.
+    ``network``: delays and webhook failure; or just ``delay_s`` (median one-way delay, lognormal)
+    and ``failure_prob``. Same arguments, same result, to the byte.
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    if records < 0:
+        raise ValueError(f"records must be >= 0, got {records}")
+    if network is None:
+        delay = LogNormalDelay() if delay_s is None else LogNormalDelay(median_s=delay_s)
+        network = Network(delay=delay, failure_prob=failure_prob)
+    work = make_workload(workload, rate_per_s, settlement)
+    strategy = make_strategy(mode, interval_s, until_final=work.finite, reconcile_s=reconcile_s)
+    sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule)
+    sim.on_created = strategy.watch
+    finite = work.finite
+    if not finite and not (duration_s is not None and duration_s > 0):
+        raise ValueError(f"duration_s must be > 0 for a {type(work).__name__} workload, got {duration_s}")
+    spread = 0.0 if finite else strategy.warmup_s()
+    # creates are done (one round trip after the last is sent) before the window opens
+    lead = 0.0 if finite else spread + 2 * network.delay.high_s
+    drain = strategy.horizon_s(sim)
+    window: dict[str, float] = {}
+
+    def ready() -> None:
+        t0 = sim.clock.t
+        window["start"] = t0 + lead
+        span = math.inf if finite else duration_s + drain
+        work.install(sim, records, t0=t0, spread_s=spread, lead_s=lead, span_s=span)
+
+    strategy.start(sim, ready)
+    while "start" not in window:  # setup: at most a registration round trip
+        if not sim.step():
+            raise RuntimeError(f"{type(strategy).__name__}.start() never called ready()")
+    start = window["start"]
+    if finite:
+        end, length = math.inf, sim.run() - start
+    else:
+        sim.run(until=start + duration_s + drain)
+        end, length = start + duration_s, float(duration_s)
+
+    requests, attempts = sim.request_frame(start, end)
+    latencies = change_latencies(sim.provider.changes, sim.shop.observations)
+    latencies = latencies[(latencies["changed_at"] >= start) & (latencies["changed_at"] < end)]
+    latencies = latencies.reset_index(drop=True)
+    latencies["changed_at"] -= start
+    latencies["learned_at"] -= start
+    summary = summarize(requests, latencies, strategy.mode)
+    summary.update(_extras(requests, attempts, summary, length, strategy.mode))
+    params = {
+        **strategy.describe(),
+        "workload": type(work).__name__,
+        "records": records,
+        "rate_per_s": work.rate_per_s,
+        "duration_s": length,
+        "seed": seed,
+    }
+    return SimRun(strategy.mode, requests, latencies, summary, params, sim)
+
+
+def _extras(requests: pd.DataFrame, attempts: np.ndarray, summary: dict, length: float, mode: str) -> dict:
+    n = summary["requests"]
+    kinds = ("poll", "webhook") if mode == "hybrid" else (mode,)
+    counted = requests["kind"].isin(kinds).to_numpy()
+    served_by_b = int((requests["receiver"] == "B").sum())
+    return {
+        "empty_fraction": round(summary["empty_responses"] / n, 6) if n else None,
+        "provider_rps": round(served_by_b / length, 6) if length > 0 else None,
+        "bytes": int(requests["bytes"].to_numpy()[counted].sum()),
+        "retries": int(((attempts > 1) & (requests["kind"] == "webhook").to_numpy()).sum()),
+    }
+
+
+def theory_poll(interval_s: float, rate_per_s: float, records: int = 1) -> dict:
+    """What theory says for polling every ``interval_s`` records that change as a Poisson process
+    of ``rate_per_s``: a change waits ``T/2`` on average and at most ``T``; a poll finds nothing
+    new with probability ``exp(-lambda*T)``; B serves ``records / T`` requests per second.
+    (Network delay comes on top.) Introduced in notebooks/01-api-polling.ipynb.
+    """
+    t = float(interval_s)
+    return {
+        "latency_mean_s": t / 2,
+        "latency_max_s": t,
+        "empty_fraction": math.exp(-rate_per_s * t),
+        "provider_rps": records / t,
+        "requests_per_change": 1 / (rate_per_s * t) if rate_per_s > 0 else math.inf,
+    }
+
+
+def theory_webhook(
+    rate_per_s: float, records: int = 1, delay_mean_s: float = LogNormalDelay().mean_s
+) -> dict:
+    """Webhooks without failures: one request per change (``records * lambda`` per second, sent
+    by B, none served by B), each learned one network trip late, none empty.
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+    return {
+        "latency_mean_s": delay_mean_s,
+        "empty_fraction": 0.0,
+        "provider_rps": 0.0,
+        "requests_per_s": records * rate_per_s,
+        "requests_per_change": 1.0,
+    }
+
+
+def _sweep_one(kwargs: dict) -> dict:
+    run = simulate(**kwargs)
+    return {"interval_s": kwargs["interval_s"], **run.summary}
+
+
+def sweep(
+    intervals: Iterable[float] = SWEEP_INTERVALS,
+    *,
+    mode: str = "poll",
+    records: int = 100,
+    rate_per_s: float = 1 / 60,
+    duration_s: float = 3600.0,
+    seed: int = 0,
+    workers: int | None = None,
+    **options,
+) -> pd.DataFrame:
+    """One :func:`simulate` per polling interval; one row each: the summary next to theory
+    (``theory_latency_mean_s`` = T/2, ``theory_empty_fraction`` = exp(-lambda*T),
+    ``theory_provider_rps`` = records/T). Same seed for every interval, so every run sees the
+    same changes. ``workers``: processes to use (default: up to 2 on Linux for big sweeps, else
+    1); the result does not depend on it. Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+    intervals = [float(t) for t in intervals]
+    jobs = [
+        dict(mode=mode, interval_s=t, records=records, rate_per_s=rate_per_s, duration_s=duration_s,
+             seed=seed, **options)
+        for t in intervals
+    ]  # fmt: skip
+    if workers is None:
+        polls = sum(records * duration_s / t for t in intervals)
+        workers = min(2, os.cpu_count() or 1) if (polls > 100_000 and sys.platform == "linux") else 1
+    if workers > 1 and len(jobs) > 1:
+        # biggest first, so the two processes finish together
+        order = sorted(range(len(jobs)), key=lambda k: intervals[k])
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            done = dict(zip(order, pool.map(_sweep_one, [jobs[k] for k in order]), strict=True))
+        rows = [done[k] for k in range(len(jobs))]
+    else:
+        rows = [_sweep_one(job) for job in jobs]
+    frame = pd.DataFrame(rows)
+    theory = [theory_poll(t, rate_per_s, records) for t in intervals]
+    frame["theory_latency_mean_s"] = [th["latency_mean_s"] for th in theory]
+    frame["theory_empty_fraction"] = [th["empty_fraction"] for th in theory]
+    frame["theory_provider_rps"] = [th["provider_rps"] for th in theory]
+    return frame

@@ -1,0 +1,272 @@
+"""Workloads: when B's records change, seeded.
+
+A workload creates the records (A asks B for them, ``POST /payments``) and then changes them at
+its own times through B's core (``PaymentProvider.update_status``), or, for
+:class:`Settlement`, lets B's core settle each payment once, as the live runs do.
+
+Change times are drawn in *window time* (0 = start of the measured window) from streams fixed by
+``(seed, record)`` alone, forward from 0 and backward from 0. So for one seed, record 7 changes
+at the same moments in the measured window whatever the strategy, its warm-up or its drain:
+comparisons between strategies are paired, change by change.
+Introduced in notebooks/01-api-polling.ipynb (Poisson) and notebooks/04-pull-vs-push.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from hooklab.sim.engine import STREAM_CREATE, STREAM_WORKLOAD, Sim
+
+#: Statuses a changing record cycles through (none final: these records never "settle").
+CHANGE_STATUSES = ("processing", "requires_action", "pending")
+#: Draws per numpy call when generating change times (fixed, so a stream's prefix never moves).
+_CHUNK = 64
+
+
+def _forward(rng: np.random.Generator, rate: float, end: float) -> np.ndarray:
+    """Times in ``[0, end)`` of a Poisson process of ``rate``, drawn gap by gap."""
+    if rate <= 0 or end <= 0:
+        return np.empty(0)
+    parts, t = [], 0.0
+    while t < end:
+        times = t + np.cumsum(rng.exponential(1.0 / rate, _CHUNK))
+        parts.append(times)
+        t = times[-1]
+    times = np.concatenate(parts)
+    return times[times < end]
+
+
+def _thinned(rng: np.random.Generator, rate_max: float, end: float, accept) -> np.ndarray:
+    """Times in ``[0, end)`` of a Poisson process with rate ``rate_max * accept(t)`` (thinning)."""
+    if rate_max <= 0 or end <= 0:
+        return np.empty(0)
+    parts, t = [], 0.0
+    while t < end:
+        times = t + np.cumsum(rng.exponential(1.0 / rate_max, _CHUNK))
+        keep = rng.random(_CHUNK) < accept(times)
+        parts.append(times[keep])
+        t = times[-1]
+    times = np.concatenate(parts)
+    return times[times < end]
+
+
+class Workload:
+    """Base class. ``install`` is called once, when the strategy is ready, at sim time ``t0``.
+
+    Records are to be created during ``[t0, t0 + spread_s)``; the measured window starts at
+    ``t0 + lead_s`` (``lead_s`` > ``spread_s``: every record exists when it starts); changes are
+    needed over window time ``[-lead_s, span_s)``. A *finite* workload ends by itself (the run
+    goes on until quiet).
+    """
+
+    finite = False
+    #: Mean changes per record per second (for theory and the summary), if the workload has one.
+    rate_per_s: float | None = None
+
+    def install(
+        self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
+    ) -> None:
+        raise NotImplementedError
+
+
+class ChangeWorkload(Workload):
+    """Records created during the warm-up (at uniform random moments, so that polls are spread
+    evenly over the interval), then changed at the times :meth:`change_times` gives, cycling through
+    :data:`CHANGE_STATUSES`. Subclasses define only :meth:`change_times`.
+    """
+
+    def change_times(self, sim: Sim, records: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Change times in window time ``[lo, hi)`` and the record index of each."""
+        raise NotImplementedError
+
+    def _per_record(
+        self, sim: Sim, records: int, lo: float, hi: float, draw
+    ) -> tuple[np.ndarray, np.ndarray]:
+        times, index = [], []
+        for i in range(records):
+            fwd = draw(sim.rng(STREAM_WORKLOAD, 0, i, 0), 0.0, hi)
+            bwd = -draw(sim.rng(STREAM_WORKLOAD, 0, i, 1), 0.0, -lo)
+            times += [bwd, fwd]
+            index += [np.full(len(bwd) + len(fwd), i)]
+        if not times:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.concatenate(times), np.concatenate(index)
+
+    def install(
+        self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
+    ) -> None:
+        start = t0 + lead_s
+        offsets = sim.rng(STREAM_CREATE).random(records) * spread_s
+        amounts = sim.rng(STREAM_CREATE, 1).integers(100, 50_000, records)
+        ids: list[str | None] = [None] * records
+
+        def created_at_b(i: int):
+            def hook(payment: dict) -> None:
+                ids[i] = payment["id"]
+
+            return hook
+
+        for i in range(records):
+            sim.at(
+                t0 + offsets[i],
+                lambda i: sim.create_payment(int(amounts[i]), at_b=created_at_b(i)),
+                i,
+            )
+        times, index = self.change_times(sim, records, -lead_s, span_s)
+        order = np.lexsort((index, times))
+        times = (times[order] + start).tolist()
+        index = index[order].tolist()
+        counts = [0] * records
+        n = len(times)
+
+        def change(k: int) -> None:
+            i = index[k]
+            pid = ids[i]
+            if pid is not None:  # a change before B created the record did not happen
+                sim.change_status(pid, CHANGE_STATUSES[counts[i] % len(CHANGE_STATUSES)])
+                counts[i] += 1
+            if k + 1 < n:
+                sim.at(times[k + 1], change, k + 1)
+
+        if n:
+            sim.at(times[0], change, 0)
+
+
+@dataclass(frozen=True)
+class Poisson(ChangeWorkload):
+    """Each record changes at the times of a Poisson process with ``rate_per_s`` (lambda).
+
+    The textbook case: with polling every T seconds a change waits T/2 on average, and a poll
+    finds nothing new with probability exp(-lambda*T). Introduced in notebooks/01-api-polling.ipynb.
+    """
+
+    rate_per_s: float = 1 / 60
+
+    def __post_init__(self) -> None:
+        if not self.rate_per_s >= 0:
+            raise ValueError(f"rate_per_s must be >= 0, got {self.rate_per_s}")
+
+    def change_times(self, sim, records, lo, hi):
+        return self._per_record(sim, records, lo, hi, lambda rng, a, b: _forward(rng, self.rate_per_s, b))
+
+
+@dataclass(frozen=True)
+class Bursts(ChangeWorkload):
+    """Quiet, then many records change at once: bursts come as a Poisson process every
+    ``every_s`` seconds on average; in each, every record changes with probability ``share``,
+    at a uniform moment within ``spread_s``. Plus background changes at ``base_rate_per_s``.
+
+    Polling pays for the quiet hours; webhooks pay only for the bursts (and then all at once).
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+
+    every_s: float = 900.0
+    share: float = 0.5
+    spread_s: float = 10.0
+    base_rate_per_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (
+            self.every_s > 0 and 0 <= self.share <= 1 and self.spread_s >= 0 and self.base_rate_per_s >= 0
+        ):
+            raise ValueError("need every_s > 0, 0 <= share <= 1, spread_s >= 0, base_rate_per_s >= 0")
+
+    @property
+    def rate_per_s(self) -> float:  # type: ignore[override]
+        return self.base_rate_per_s + self.share / self.every_s
+
+    def change_times(self, sim, records, lo, hi):
+        times, index = self._per_record(
+            sim, records, lo, hi, lambda rng, a, b: _forward(rng, self.base_rate_per_s, b)
+        )
+        parts_t, parts_i = [times], [index]
+        for direction, (a, b) in enumerate(((0.0, hi), (0.0, -lo))):
+            starts = _forward(sim.rng(STREAM_WORKLOAD, 1, direction), 1.0 / self.every_s, b - a)
+            for k, at in enumerate(starts):
+                rng = sim.rng(STREAM_WORKLOAD, 2, direction, k)
+                who = np.flatnonzero(rng.random(records) < self.share)
+                when = rng.random(len(who)) * self.spread_s
+                burst_start = at if direction == 0 else -at
+                parts_t.append(burst_start + when)
+                parts_i.append(who)
+        times, index = np.concatenate(parts_t), np.concatenate(parts_i)
+        keep = (times >= lo) & (times < hi)
+        return times[keep], index[keep]
+
+
+@dataclass(frozen=True)
+class DailyCycle(ChangeWorkload):
+    """Changes follow the day: rate ``rate_per_s * (1 + amplitude * cos(2 pi (t - peak_s) / period_s))``,
+    busiest at ``peak_s`` after the window starts (14:00 if the window starts at midnight).
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+
+    rate_per_s: float = 1 / 60
+    amplitude: float = 0.8
+    period_s: float = 86_400.0
+    peak_s: float = 14 * 3600.0
+
+    def __post_init__(self) -> None:
+        if not (self.rate_per_s >= 0 and 0 <= self.amplitude <= 1 and self.period_s > 0):
+            raise ValueError("need rate_per_s >= 0, 0 <= amplitude <= 1 and period_s > 0")
+
+    def rate_at(self, t: np.ndarray | float) -> np.ndarray | float:
+        """The change rate per record at window time ``t``."""
+        return self.rate_per_s * (
+            1 + self.amplitude * np.cos(2 * math.pi * (np.asarray(t) - self.peak_s) / self.period_s)
+        )
+
+    def change_times(self, sim, records, lo, hi):
+        top = self.rate_per_s * (1 + self.amplitude)
+        if top == 0:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+
+        def draw(rng, a, b, sign):
+            return _thinned(rng, top, b, lambda t: self.rate_at(sign * t) / top)
+
+        times, index = [], []
+        for i in range(records):
+            fwd = draw(sim.rng(STREAM_WORKLOAD, 0, i, 0), 0.0, hi, 1)
+            bwd = -draw(sim.rng(STREAM_WORKLOAD, 0, i, 1), 0.0, -lo, -1)
+            times += [bwd, fwd]
+            index.append(np.full(len(bwd) + len(fwd), i))
+        if not times:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.concatenate(times), np.concatenate(index)
+
+
+@dataclass(frozen=True)
+class Settlement(Workload):
+    """What the live runs do: A creates ``records`` payments one after the other (each as soon
+    as the previous answer is back, plus ``gap_s``) and B settles each once, after a delay drawn
+    by its :class:`~hooklab.provider.SettlementModel`. With the same seed the amounts, ids and
+    settlement times equal those of :func:`hooklab.live.run_live`. Finite: the run ends when A
+    knows every outcome. Introduced in notebooks/01-api-polling.ipynb.
+    """
+
+    gap_s: float = 0.0
+    finite = True
+
+    def install(
+        self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
+    ) -> None:
+        rng = random.Random(sim.seed)  # the amounts run_live draws for the same seed
+        amounts = [rng.randint(100, 50_000) for _ in range(records)]
+        left = iter(amounts)
+
+        def create_next(_: object = None) -> None:
+            amount = next(left, None)
+            if amount is not None:
+                sim.create_payment(amount, settle=True, then=after)
+
+        def after(payment: dict) -> None:
+            if self.gap_s > 0:
+                sim.at(sim.clock.t + self.gap_s, create_next)
+            else:
+                create_next()
+
+        sim.at(t0, create_next)
