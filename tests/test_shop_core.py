@@ -128,3 +128,9 @@ def test_poll_schedule_polls_every_interval_until_done():
 def test_poll_interval_must_be_positive():
     with pytest.raises(ValueError, match="> 0"):
         PollSchedule(0)
+
+
+def test_signature_errors_name_hooklabs_own_header():
+    reply = shop().receive_webhook(b"{}", {SIGNATURE_HEADER: "nonsense"})
+    assert SIGNATURE_HEADER in reply.body["error"]["message"]
+    assert "Stripe-Signature" not in reply.body["error"]["message"]

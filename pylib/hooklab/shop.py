@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from hooklab.clock import Clock
 from hooklab.errors import MAX_BODY_BYTES, ApiError
 from hooklab.provider import FINAL_STATUSES, SIGNATURE_HEADER
-from hooklab.signing import SignatureError, verify_stripe
+from hooklab.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,9 @@ class Shop:
         try:
             verify_stripe(body, header, self.webhook_secrets, tolerance=self.tolerance_s, now=now)
         except SignatureError as err:
-            raise ApiError(400, "bad_signature", str(err), reason=err.reason) from None
+            # same scheme as Stripe's, under hooklab's own header name: say the name the caller must fix
+            message = str(err).replace(STRIPE_SIGNATURE_HEADER, SIGNATURE_HEADER)
+            raise ApiError(400, "bad_signature", message, reason=err.reason) from None
         try:
             event = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
