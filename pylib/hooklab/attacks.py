@@ -1,0 +1,364 @@
+"""Attacking System A's webhook endpoint, and the small tools notebook 03 shows it with.
+
+A webhook endpoint is a public URL. This module plays the attacker against a *live* System A:
+it captures one genuine delivery from System B (as a proxy log or a leaked request dump would),
+then sends A requests that are unsigned, forged with a guessed secret, tampered with, re-dated and
+replayed, and tabulates what A answered. Nothing here weakens A: every request goes through A's
+real endpoint and real verifier.
+
+Introduced in notebooks/03-signature-verification.ipynb.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import time
+import timeit
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pandas as pd
+
+from hooklab.http import SENDER_HEADER
+from hooklab.provider import FINAL_STATUSES, SIGNATURE_HEADER, SettlementModel
+from hooklab.provider_app import ProviderService
+from hooklab.serving import serve
+from hooklab.shop import Shop
+from hooklab.shop_app import WEBHOOK_PATH, ShopService
+from hooklab.signing import DEFAULT_TOLERANCE, SignatureError, sign_stripe, verify_stripe
+
+#: What the attacker's requests call themselves in A's request log (``Hooklab-Sender``). That
+#: header is a label for the log, not a credential: anyone can set it to anything.
+ATTACKER = "attacker"
+
+#: Every payment is declined in the attack demo, so a forged "succeeded" is worth something.
+DECLINED = SettlementModel(mean_s=0.2, min_s=0.05, failure_share=1.0)
+
+#: Headers a client sets for itself; a replay lets httpx set them again (the body may differ).
+_TRANSPORT_HEADERS = frozenset(
+    {"host", "content-length", "connection", "accept", "accept-encoding", "user-agent", "transfer-encoding"}
+)
+
+
+def _merged(headers: dict[str, str], updates: dict[str, str]) -> dict[str, str]:
+    """``headers`` updated with ``updates``; names compared case-insensitively, as HTTP does."""
+    out = {k.lower(): v for k, v in headers.items()}
+    out.update({k.lower(): v for k, v in updates.items()})
+    return out
+
+
+def outcome(answer: dict) -> str:
+    """One word for what A answered (its JSON body): the error ``reason`` (or ``code`` if the
+    error has none), else ``"duplicate"`` or ``"accepted"``."""
+    error = answer.get("error")
+    if error is not None:
+        return error.get("reason") or error["code"]
+    return "duplicate" if answer.get("duplicate") else "accepted"
+
+
+def verdict(verify: Callable[..., object], *args: object, **kwargs: object) -> str:
+    """Run a verify function: ``"accepted"`` if it passes, else the :class:`SignatureError` reason.
+
+    ``verdict(verify_stripe, body, header, secret, now=t)`` -> ``"accepted"`` or e.g.
+    ``"signature_mismatch"``. Introduced in notebooks/03-signature-verification.ipynb.
+    """
+    try:
+        verify(*args, **kwargs)
+    except SignatureError as err:
+        return err.reason
+    return "accepted"
+
+
+def signed_timestamp(header: str) -> int:
+    """The ``t=`` value of a Stripe-style signature header (``t=<unix>,v1=<hex>``), unverified."""
+    for item in header.split(","):
+        name, _, value = item.partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    raise ValueError(f"no t=<digits> in {header!r}")
+
+
+def with_timestamp(header: str, timestamp: int) -> str:
+    """``header`` with its ``t=`` replaced by ``timestamp`` and every ``v1`` kept: a re-dated replay."""
+    items = [f"t={timestamp}" if item.startswith("t=") else item for item in header.split(",")]
+    return ",".join(items)
+
+
+class ShiftableClock:
+    """The wall clock plus an offset that only grows: ``shift(301)`` is "five minutes later".
+
+    Give it to System A (``ShopService(..., clock=clock)``) to replay a request *after* the
+    tolerance window without waiting for it. Introduced in notebooks/03-signature-verification.ipynb.
+    """
+
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self.offset_s = float(offset_s)
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+    def shift(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go back (shift({seconds}))")
+        self.offset_s += seconds
+        return self.offset_s
+
+
+@dataclass(frozen=True)
+class CapturedRequest:
+    """One request exactly as A's server received it: header names lowercased, raw body bytes."""
+
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def signature(self) -> str:
+        return self.headers[SIGNATURE_HEADER.lower()]
+
+    @property
+    def signed_at(self) -> int:
+        """The timestamp B signed (Unix seconds)."""
+        return signed_timestamp(self.signature)
+
+    @property
+    def event(self) -> dict:
+        return json.loads(self.body)
+
+    def replay_headers(self) -> dict[str, str]:
+        """The headers to send again, without the ones the HTTP client sets for itself."""
+        return {k: v for k, v in self.headers.items() if k not in _TRANSPORT_HEADERS}
+
+
+class RecordingApp:
+    """ASGI wrapper that keeps a copy of every ``POST`` to ``path`` and passes it on unchanged.
+
+    Stands for whatever could leak a real delivery to an attacker: a proxy's request log, a
+    debugging dump, a compromised log store. Introduced in notebooks/03-signature-verification.ipynb.
+    """
+
+    def __init__(self, app, path: str = WEBHOOK_PATH) -> None:
+        self.app = app
+        self.path = path
+        self.captured: list[CapturedRequest] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def recording_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        try:
+            await self.app(scope, recording_receive, send)
+        finally:
+            self.captured.append(CapturedRequest(headers, b"".join(chunks)))
+
+
+@dataclass
+class LivePair:
+    """System B and System A served on 127.0.0.1, A registered with B. Made by :func:`live_pair`."""
+
+    provider: ProviderService
+    shop: ShopService
+    clock: ShiftableClock
+    b_url: str
+    webhook_url: str
+    secret: str
+    recorder: RecordingApp = field(repr=False)
+
+    def b_snapshot(self) -> dict[str, dict]:
+        """Every payment as B knows it."""
+        with self.provider.lock:
+            return self.provider.core.snapshot()
+
+    @property
+    def captured(self) -> list[CapturedRequest]:
+        """Every request A's webhook endpoint has received so far, in order."""
+        return self.recorder.captured
+
+    def pay_and_capture(self, amount: int = 1999, timeout_s: float = 10.0) -> CapturedRequest:
+        """A customer pays at B; wait until B delivered the settlement to A; return that delivery."""
+        response = httpx.post(f"{self.b_url}/payments", json={"amount": amount, "currency": "eur"})
+        response.raise_for_status()
+        payment_id = response.json()["id"]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for request in self.captured:
+                if request.event.get("data", {}).get("object", {}).get("id") == payment_id:
+                    known = self.shop.snapshot().get(payment_id)
+                    if known is not None and known["status"] in FINAL_STATUSES:
+                        return request
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"B did not deliver the settlement of {payment_id} within {timeout_s} s")
+            time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def live_pair(
+    *, seed: int = 0, settlement: SettlementModel = DECLINED, tolerance_s: int = DEFAULT_TOLERANCE
+) -> Iterator[LivePair]:
+    """Serve B and A (webhook mode, A's clock a :class:`ShiftableClock`), register A; stop both after.
+
+    ``tolerance_s`` is A's replay window (seconds either side of its clock).
+
+    A's app is wrapped in a :class:`RecordingApp`, so the pair can hand out real deliveries.
+    Introduced in notebooks/03-signature-verification.ipynb.
+    """
+    provider = ProviderService(seed=seed, settlement=settlement)
+    clock = ShiftableClock()
+    with serve(provider.app) as b:
+        shop = ShopService(b.url, mode="webhook", clock=clock)
+        shop.core.tolerance_s = tolerance_s
+        recorder = RecordingApp(shop.app)
+        try:
+            with serve(recorder) as a:
+                endpoint = shop.register_webhook(a.url)
+                yield LivePair(
+                    provider, shop, clock, b.url, a.url + WEBHOOK_PATH, endpoint["secret"], recorder
+                )
+        finally:
+            shop.close()
+
+
+#: What each attack of :func:`attack_requests` and :func:`late_replays` sends, in a few words.
+DESCRIPTIONS = {
+    "unsigned": "made-up 'succeeded' event, no signature header",
+    "forged": "made-up 'succeeded' event, signed with a guessed secret",
+    "tampered": "genuine body edited to 'succeeded', genuine signature",
+    "replayed": "genuine request resent as is, within the window",
+    "replayed late": "genuine request resent as is, after the window",
+    "replayed late, re-dated": "same, with t= set to now to look fresh",
+}
+
+
+def attack_requests(
+    genuine: CapturedRequest, now: float, *, guessed_secret: str = "whsec_guessed"
+) -> dict[str, tuple[bytes, dict[str, str]]]:
+    """The attacker's requests, built from one captured genuine delivery: ``{name: (body, headers)}``.
+
+    - ``unsigned``: a made-up event marking the captured payment ``succeeded``, no signature;
+    - ``forged``: the same event, signed (correctly) with a secret the attacker guessed;
+    - ``tampered``: the genuine body with its status flipped, a fresh event id and a higher
+      version (so neither de-duplication nor version ordering would stop it), the genuine header;
+    - ``replayed``: the genuine request, byte for byte.
+
+    ``now`` (Unix seconds) dates the forgery. For replays after the tolerance window see
+    :func:`late_replays`. Introduced in notebooks/03-signature-verification.ipynb.
+    """
+    event = genuine.event
+    payment = event["data"]["object"]
+    flipped = "failed" if payment["status"] == "succeeded" else "succeeded"
+    bumped = {**payment, "status": flipped, "version": payment["version"] + 1}
+    made_up = {"id": "evt_made_up", "type": f"payment.{flipped}", "data": {"object": bumped}}
+    made_up_body = json.dumps(made_up, separators=(",", ":")).encode()
+    tampered = {**event, "id": event["id"] + "x", "type": f"payment.{flipped}", "data": {"object": bumped}}
+    headers = genuine.replay_headers()
+    return {
+        "unsigned": (made_up_body, {"content-type": "application/json"}),
+        "forged": (
+            made_up_body,
+            {
+                "content-type": "application/json",
+                SIGNATURE_HEADER: sign_stripe(made_up_body, guessed_secret, int(now)),
+            },
+        ),
+        "tampered": (json.dumps(tampered, separators=(",", ":")).encode(), headers),
+        "replayed": (genuine.body, headers),
+    }
+
+
+def late_replays(genuine: CapturedRequest, now: float) -> dict[str, tuple[bytes, dict[str, str]]]:
+    """Two replays of ``genuine`` sent at ``now``, after the window: ``{name: (body, headers)}``.
+
+    - ``replayed late``: the genuine request, byte for byte;
+    - ``replayed late, re-dated``: the same with ``t=`` set to ``now``, so that it looks fresh
+      (the signatures are kept: the attacker cannot compute new ones).
+
+    Introduced in notebooks/03-signature-verification.ipynb.
+    """
+    if int(now) == genuine.signed_at:
+        raise ValueError("now is the second the request was signed: re-dating it would change nothing")
+    headers = genuine.replay_headers()
+    return {
+        "replayed late": (genuine.body, headers),
+        "replayed late, re-dated": (
+            genuine.body,
+            _merged(headers, {SIGNATURE_HEADER: with_timestamp(genuine.signature, int(now))}),
+        ),
+    }
+
+
+def run_attacks(
+    url: str, attacks: dict[str, tuple[bytes, dict[str, str]]], *, client: httpx.Client | None = None
+) -> pd.DataFrame:
+    """POST each attack to ``url``; one row each: ``attack``, ``status``, ``outcome``.
+
+    ``outcome`` is :func:`outcome` of A's JSON answer: the error's ``reason``, or
+    ``"duplicate"`` / ``"accepted"`` for a ``200``. Requests carry ``Hooklab-Sender: attacker`` so
+    A's request log can tell them apart. Introduced in notebooks/03-signature-verification.ipynb.
+    """
+    rows = []
+    with contextlib.ExitStack() as stack:
+        http = client or stack.enter_context(httpx.Client(timeout=5.0))
+        for name, (body, headers) in attacks.items():
+            response = http.post(url, content=body, headers=_merged(headers, {SENDER_HEADER: ATTACKER}))
+            rows.append({"attack": name, "status": response.status_code, "outcome": outcome(response.json())})
+    return pd.DataFrame(rows, columns=["attack", "status", "outcome"])
+
+
+def replay_window(shop: Shop, request: CapturedRequest, secret: str, deltas_s: Iterable[int]) -> pd.DataFrame:
+    """Replay ``request`` into A's core ``shop`` at ``signed_at + delta`` for each delta, in order.
+
+    One row each: the delta, what :func:`~hooklab.signing.verify_stripe` alone says with the
+    shop's tolerance, and what A answers (status and :func:`outcome`), which adds de-duplication.
+    Time moves through the ``now=`` argument; nothing sleeps. Introduced in
+    notebooks/03-signature-verification.ipynb.
+    """
+    rows = []
+    for delta in deltas_s:
+        at = request.signed_at + delta
+        said = verdict(
+            verify_stripe, request.body, request.signature, secret, tolerance=shop.tolerance_s, now=at
+        )
+        reply = shop.receive_webhook(request.body, request.headers, now=at)
+        rows.append(
+            {
+                "replayed at (s after signing)": delta,
+                "verify_stripe": said,
+                "A answers": f"{reply.status} {outcome(reply.body)}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compare_timings(size: int, *, number: int = 1000, repeat: int = 5) -> pd.DataFrame:
+    """Time ``a == b`` and ``hmac.compare_digest(a, b)`` on ``size``-byte values that differ
+    in their first byte or in their last byte. Best of ``repeat`` runs, nanoseconds per call.
+
+    Wall-clock measurements: they vary by machine and load. Introduced in
+    notebooks/03-signature-verification.ipynb.
+    """
+    if size < 2:
+        raise ValueError(f"size must be at least 2 bytes, got {size}")
+    expected = b"a" * size
+    candidates = {"first byte": b"b" + b"a" * (size - 1), "last byte": b"a" * (size - 1) + b"b"}
+    comparisons = {
+        "==": "expected == candidate",
+        "hmac.compare_digest": "compare_digest(expected, candidate)",
+    }
+    rows = []
+    for comparison, stmt in comparisons.items():
+        for differs_at, candidate in candidates.items():
+            names = {"expected": expected, "candidate": candidate, "compare_digest": hmac.compare_digest}
+            best = min(timeit.Timer(stmt, globals=names).repeat(repeat, number)) / number
+            rows.append({"comparison": comparison, "differs at": differs_at, "ns per call": best * 1e9})
+    return pd.DataFrame(rows)
