@@ -126,3 +126,43 @@ def scan(
             row["changes_per_hour"] = summary["changes"] * 3600.0 / duration_s
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
+    """Polling against webhooks for named situations, from the formulas the sweeps confirmed.
+
+    Each scenario: ``name``, ``records`` (N), ``changes_per_hour`` (per record, lambda x 3600)
+    and ``wait_s`` (the mean delay A can accept). Polling must then ask every ``T = 2 * wait_s``
+    (mean wait T/2): ``N * 3600 / T`` requests per hour; webhooks send one per change,
+    ``N * changes_per_hour``. ``cheaper`` names the side with fewer requests;
+    ``poll_within_github_limit`` says whether polling fits 5,000 requests/hour.
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+    rows = []
+    for sc in scenarios:
+        interval = 2.0 * sc["wait_s"]
+        poll = requests_per_hour(sc["records"], interval)
+        push = sc["records"] * sc["changes_per_hour"]
+        rows.append(
+            {
+                "scenario": sc["name"],
+                "records": sc["records"],
+                "changes_per_record_hour": sc["changes_per_hour"],
+                "mean_wait_s": sc["wait_s"],
+                "poll_interval_s": interval,
+                "poll_requests_per_hour": poll,
+                "webhook_requests_per_hour": push,
+                "cheaper": "poll" if poll < push else "webhook",
+                "poll_within_github_limit": poll <= GITHUB_RATE_LIMIT_PER_HOUR,
+            }
+        )
+    return pd.DataFrame(rows).set_index("scenario")
+
+
+def point(run) -> pd.Series:
+    """One simulated run as a point for :func:`hooklab.plots_tradeoff.frontier`: its summary
+    plus ``requests_per_hour`` over the measured window. Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+    out = pd.Series(run.summary, dtype=object)
+    out["requests_per_hour"] = run.summary["requests"] * 3600.0 / run.params["duration_s"]
+    return out

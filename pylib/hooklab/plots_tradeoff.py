@@ -80,12 +80,12 @@ def rate_limit_latency(
     return ax
 
 
-def frontier(poll: pd.DataFrame, webhook: pd.Series, *, title: str, ax=None):
+def frontier(poll: pd.DataFrame, webhook, *, title: str, hybrid=None, hybrid_label: str = "hybrid", ax=None):
     """Requests against latency: one point per polling interval, and the webhook point.
 
     ``poll`` has columns ``interval_s``, ``requests_per_hour``, ``latency_mean_s``; ``webhook``
-    has ``requests_per_hour`` and ``latency_mean_s``. Points are labelled with their interval.
-    Introduced in notebooks/04-pull-vs-push.ipynb.
+    (and the optional ``hybrid``) has ``requests_per_hour`` and ``latency_mean_s``. Points are
+    labelled with their interval. Introduced in notebooks/04-pull-vs-push.ipynb.
     """
     if ax is None:
         _, ax = new_axes(title=title)
@@ -97,10 +97,12 @@ def frontier(poll: pd.DataFrame, webhook: pd.Series, *, title: str, ax=None):
                     textcoords="offset points", xytext=(6, 4), fontsize=8, color=COLORS["poll"])  # fmt: skip
     ax.plot([webhook["requests_per_hour"]], [webhook["latency_mean_s"]], linestyle="none", markersize=9,
             label="webhook", **_HOOK)  # fmt: skip
-    ax.annotate("webhook", (webhook["requests_per_hour"], webhook["latency_mean_s"]),
-                textcoords="offset points", xytext=(8, -4), fontsize=9, color=COLORS["webhook"])  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="requests per hour (A and B together)",
+    if hybrid is not None:
+        ax.plot([hybrid["requests_per_hour"]], [hybrid["latency_mean_s"]], linestyle="none", markersize=8,
+                color=COLORS["hybrid"], marker=MARKERS["hybrid"], label=hybrid_label)  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="requests per hour between A and B",
            ylabel="mean detection latency (s)")  # fmt: skip
+    ax.margins(x=0.12)
     ax.legend(loc="upper right")
     return ax
 
