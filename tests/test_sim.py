@@ -71,6 +71,14 @@ def test_theory_poll_numbers():
     assert th["provider_rps"] == 10
 
 
+def test_polling_faster_than_the_network_keeps_one_poll_per_record_in_flight():
+    run = simulate("poll", interval_s=0.001, records=5, rate_per_s=1, duration_s=10, seed=1,
+                   network=Network(delay=ConstantDelay(0.01)))  # fmt: skip
+    assert run.summary["requests"] == pytest.approx(5 * 10 / 0.02, rel=0.01)  # one per round trip
+    assert run.requests["time"].is_monotonic_increasing
+    assert run.summary["latency_max_s"] <= 0.02 + 0.02 + 1e-9
+
+
 # --- webhooks ----------------------------------------------------------------------------------
 def test_webhook_requests_are_changes_plus_retries():
     run = simulate("webhook", records=50, rate_per_s=1 / 30, duration_s=3600, seed=5, failure_prob=0.2)

@@ -28,6 +28,7 @@ Introduced in notebooks/04-pull-vs-push.ipynb.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
 import itertools
@@ -52,6 +53,35 @@ SIM_WEBHOOK_URL = "http://127.0.0.1:8001/webhooks/payments"
 STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD = 1, 2, 3, 4
 
 _INF = math.inf
+
+#: (sender, receiver, kind, method) of the requests a run logs; rows store the index.
+ROW_KINDS: list[tuple[str, str, str, str]] = [
+    ("A", "B", "poll", "GET"),
+    ("A", "B", "create", "POST"),
+    ("A", "B", "register", "POST"),
+    ("B", "A", "webhook", "POST"),
+]
+ROW_POLL, ROW_WEBHOOK = 0, 3
+
+
+def row_kind(sender: str, receiver: str, kind: str, method: str) -> int:
+    """The index of a request's (sender, receiver, kind, method) in :data:`ROW_KINDS`."""
+    key = (sender, receiver, kind, method)
+    if key not in ROW_KINDS:
+        ROW_KINDS.append(key)
+    return ROW_KINDS.index(key)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector (see :class:`Sim`)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -106,8 +136,8 @@ class Sim:
         self._heap: list[tuple[float, int, Callable, object]] = []
         self._seq = itertools.count().__next__  # tie-breaker: equal times run in scheduling order
         self._provider_armed = _INF
-        # one tuple per request: (time, sender, receiver, kind, method, path, status,
-        # duration_s, bytes, news, attempt); attempt is 0 except for webhook deliveries
+        # one tuple per request: (time sent, ROW_KINDS index, path, status or 0 for no answer,
+        # duration_s, bytes, news as 1/0 or -1 for unknown, attempt: 0 except for webhooks)
         self.rows: list[tuple] = []
         self._poll_bytes: dict[tuple[str, int], int] = {}
         self._paths: dict[str, str] = {}
@@ -138,9 +168,7 @@ class Sim:
         way); otherwise it is scheduled like any other. The order is the same either way.
         """
         heap, clock, pop, push, seq = self._heap, self.clock, heapq.heappop, heapq.heappush, self._seq
-        collecting = gc.isenabled()
-        gc.disable()  # see the class docstring
-        try:
+        with gc_paused():  # see the class docstring
             while heap and limit != 0:
                 if heap[0][0] > until:
                     break
@@ -156,9 +184,6 @@ class Sim:
                     if (heap and heap[0][0] <= t) or t > until:
                         push(heap, (t, seq(), fn, arg))
                         break
-        finally:
-            if collecting:
-                gc.enable()
         return clock.t
 
     # --- A -> B requests --------------------------------------------------------------------
@@ -195,19 +220,22 @@ class Sim:
     def _answered(self, args: tuple) -> None:
         (kind, method, path, _, _, on_answer, ctx, request_bytes, sent), status, payload, nbytes = args
         news = on_answer(status, payload, ctx)
-        self.rows.append(
-            (sent, "A", "B", kind, method, path, status, self.clock.t - sent, request_bytes + nbytes, news, 0)
-        )
+        self.rows.append((sent, row_kind("A", "B", kind, method), path, status, self.clock.t - sent,
+                          request_bytes + nbytes, -1 if news is None else news, 0))  # fmt: skip
 
     # what B serves ---------------------------------------------------------------------------
     def serve_payment(self, payment_id: str) -> tuple[int, dict, int]:
-        """B answers ``GET /payments/{id}`` from its core; the body size is cached per version."""
+        """B answers ``GET /payments/{id}`` from its core: status, payment, body size."""
         payment = self.provider.get_payment(payment_id)
-        key = (payment_id, payment["version"])
+        return 200, payment, self.payment_size(payment)
+
+    def payment_size(self, payment: dict) -> int:
+        """Bytes of a payment's JSON body, worked out once per version."""
+        key = (payment["id"], payment["version"])
         size = self._poll_bytes.get(key)
         if size is None:
             size = self._poll_bytes[key] = json_size(payment)
-        return 200, payment, size
+        return size
 
     def payment_path(self, payment_id: str) -> str:
         path = self._paths.get(payment_id)
@@ -232,19 +260,14 @@ class Sim:
         return t + self.delay(), self._poll_served, (payment_id, on_answer, ctx, t)
 
     def _poll_served(self, args: tuple) -> tuple:
-        # serve_payment, inlined: this runs once per poll
-        payment = self.provider.get_payment(args[0])
-        key = (args[0], payment["version"])
-        size = self._poll_bytes.get(key)
-        if size is None:
-            size = self._poll_bytes[key] = json_size(payment)
+        status, payment, size = self.serve_payment(args[0])
         return self.clock.t + self.delay(), self._poll_answered, (args, payment, size)
 
-    def _poll_answered(self, args: tuple):
+    def _poll_answered(self, args: tuple) -> None:
         (payment_id, on_answer, ctx, sent), payment, size = args
         news = on_answer(200, payment, ctx)
-        path = self._paths.get(payment_id) or self.payment_path(payment_id)
-        self.rows.append((sent, "A", "B", "poll", "GET", path, 200, self.clock.t - sent, size, news, 0))
+        self.rows.append((sent, ROW_POLL, self.payment_path(payment_id), 200, self.clock.t - sent, size,
+                          -1 if news is None else news, 0))  # fmt: skip
         return None
 
     def create_payment(
@@ -330,7 +353,8 @@ class Sim:
         delivery, status, sent, nbytes, news, attempt, path = args
         now = self.clock.t
         self.provider.delivery_finished(delivery, status, now)
-        self.rows.append((sent, "B", "A", "webhook", "POST", path, status, now - sent, nbytes, news, attempt))
+        self.rows.append((sent, ROW_WEBHOOK, path, 0 if status is None else status, now - sent, nbytes,
+                          -1 if news is None else news, attempt))  # fmt: skip
         self.provider_changed()
 
     # --- workload hook ----------------------------------------------------------------------
@@ -347,40 +371,35 @@ class Sim:
         """
         rows = self.rows
         n = len(rows)
-        cols = list(zip(*rows, strict=True)) if n else [()] * 11
-        time = np.fromiter(cols[0], float, n)
-        keep = (time >= start) & (time < end)
-        order = np.argsort(time, kind="stable")
-        order = order[keep[order]]
-        status_raw = cols[6]
-        status_mask = np.fromiter((s is None for s in status_raw), bool, n)
-        status = np.fromiter((0 if s is None else s for s in status_raw), np.int64, n)
-        news_raw = cols[9]
-        news_mask = np.fromiter((v is None for v in news_raw), bool, n)
-        news = np.fromiter((bool(v) for v in news_raw), bool, n)
-
-        def obj(values: Sequence) -> np.ndarray:
-            arr = np.empty(n, dtype=object)
-            arr[:] = values
-            return arr[order]
-
-        sender = obj(cols[1])
-        frame = pd.DataFrame(
-            {
-                "time": time[order] - start,
-                "observer": sender,
-                "direction": np.full(len(order), "out", dtype=object),
-                "sender": sender,
-                "receiver": obj(cols[2]),
-                "kind": obj(cols[3]),
-                "method": obj(cols[4]),
-                "path": obj(cols[5]),
-                "status": pd.arrays.IntegerArray(status[order], status_mask[order]),
-                "duration_s": np.fromiter(cols[7], float, n)[order],
-                "bytes": np.fromiter(cols[8], np.int64, n)[order],
-                "news": pd.arrays.BooleanArray(news[order], news_mask[order]),
-            },
-            columns=list(COLUMNS),
-        )
-        attempts = np.fromiter(cols[10], np.int64, n)[order]
+        with gc_paused():
+            cols = list(zip(*rows, strict=True)) if n else [()] * 8
+            time = np.fromiter(cols[0], float, n)
+            keep = (time >= start) & (time < end)
+            order = np.argsort(time, kind="stable")
+            order = order[keep[order]]
+            m = len(order)
+            which = np.fromiter(cols[1], np.int64, n)[order]
+            status = np.fromiter(cols[3], np.int64, n)[order]
+            news = np.fromiter(cols[6], np.int8, n)[order]
+            kinds = [np.array([k[f] for k in ROW_KINDS], dtype=object)[which] for f in range(4)]
+            path = np.empty(n, dtype=object)
+            path[:] = cols[2]
+            frame = pd.DataFrame(
+                {
+                    "time": time[order] - start,
+                    "observer": kinds[0],
+                    "direction": np.full(m, "out", dtype=object),
+                    "sender": kinds[0],
+                    "receiver": kinds[1],
+                    "kind": kinds[2],
+                    "method": kinds[3],
+                    "path": path[order],
+                    "status": pd.arrays.IntegerArray(status, status == 0),
+                    "duration_s": np.fromiter(cols[4], float, n)[order],
+                    "bytes": np.fromiter(cols[5], np.int64, n)[order],
+                    "news": pd.arrays.BooleanArray(news > 0, news < 0),
+                },
+                columns=list(COLUMNS),
+            )
+            attempts = np.fromiter(cols[7], np.int64, n)[order]
         return frame, attempts

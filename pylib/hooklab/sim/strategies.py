@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from hooklab.provider import FINAL_STATUSES
 from hooklab.shop import PollSchedule
-from hooklab.sim.engine import Sim
+from hooklab.sim.engine import ROW_POLL, Sim
 
 
 class Strategy:
@@ -78,29 +78,41 @@ class Poll(Strategy):
         t = self.schedule.next_at()
         if t is not None and t < self._armed:
             self._armed = t
-            self.sim.at(t, self._wake)
+            # overdue (an answer took longer than the interval): poll at once, as the live poller does
+            self.sim.at(max(t, self.sim.clock.t), self._wake)
 
+    # One poll is three steps, each a callback at its own time: A sends (_wake), B answers from
+    # its core (_served), A applies the answer (_answered). Written out here rather than through
+    # Sim.request because polls are nearly all the events of a polling run.
     def _wake(self, _: object) -> tuple | None:
         self._armed = math.inf
         sim = self.sim
         now = sim.clock.t
         due = self.schedule.due(now)
-        answered = self._answered
+        served, delay = self._served, sim.delay
         for payment_id in due[:-1]:
-            sim.poll(payment_id, answered, (payment_id, now))
+            sim.at(now + delay(), served, (payment_id, now))
         self._arm()
         if due:  # the last poll goes out as this callback's follow-up (see Sim.run)
-            return sim.poll_step(due[-1], answered, (due[-1], now))
+            return now + delay(), served, (due[-1], now)
         return None
 
-    def _answered(self, status: int, payment: dict, ctx: tuple[str, float]) -> bool:
-        payment_id, sent = ctx
-        news = self.sim.shop.apply(payment, "poll", self.sim.clock.t)
+    def _served(self, req: tuple[str, float]) -> tuple:
+        sim = self.sim
+        payment = sim.provider.get_payment(req[0])
+        return sim.clock.t + sim.delay(), self._answered, (req, payment, sim.payment_size(payment))
+
+    def _answered(self, args: tuple) -> None:
+        (payment_id, sent), payment, size = args
+        sim = self.sim
+        now = sim.clock.t
+        news = sim.shop.apply(payment, "poll", now)
         done = self.until_final and payment["status"] in FINAL_STATUSES
         self.schedule.polled(payment_id, sent, done=done)
         if not done and sent + self.interval_s < self._armed:  # else the wake-up already set does
             self._arm()
-        return news
+        sim.rows.append((sent, ROW_POLL, sim.payment_path(payment_id), 200, now - sent, size, news, 0))
+        return None
 
     def warmup_s(self) -> float:
         return self.interval_s

@@ -1,0 +1,135 @@
+"""How fast is the virtual-time simulation? Prints figures; asserts nothing.
+
+  1. The reference scenario: 100 records x 1 simulated hour, Poisson changes (one a minute per
+     record), polling every 10 s (36,000 polls). Target: under 0.3 s.
+  2. A sweep of 20 polling intervals (``hooklab.sim.SWEEP_INTERVALS``, 5 s to 600 s) over that
+     scenario, with the default worker processes and with one. Target: under 2 s.
+  3. Simulated requests per second of wall time, polling and webhooks.
+  4. Scaling: run time over records x simulated duration (it should grow linearly with both).
+  5. Why not SimPy: the event loop's own overhead, SimPy against ``heapq``, with no model work.
+
+Times are the best of a few repeats (wall clock, ``time.perf_counter``): the machine may be
+shared, and the best run is the one least disturbed. Runs in about half a minute.
+
+    python benchmarks/bench_sim.py
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import platform
+import random
+import statistics
+import time
+
+import numpy as np
+
+from hooklab.sim import SWEEP_INTERVALS, simulate, sweep
+
+
+def timed(fn, repeat: int = 5) -> tuple[float, float, object]:
+    """(best, median) wall seconds of ``repeat`` calls, and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times), result
+
+
+def scenario(mode: str = "poll", records: int = 100, duration_s: float = 3600.0, interval_s: float = 10.0):
+    return simulate(
+        mode, interval_s=interval_s, records=records, rate_per_s=1 / 60, duration_s=duration_s, seed=0
+    )
+
+
+def bare_simpy(records: int, interval_s: float, duration_s: float) -> int:
+    import simpy
+
+    env, count = simpy.Environment(), [0]
+    rng = random.Random(0)
+
+    def poller():
+        yield env.timeout(rng.random() * interval_s)
+        while True:
+            yield env.timeout(0.001)  # to B
+            yield env.timeout(0.001)  # back to A
+            count[0] += 1
+            yield env.timeout(interval_s - 0.002)
+
+    for _ in range(records):
+        env.process(poller())
+    env.run(until=duration_s)
+    return count[0]
+
+
+def bare_heapq(records: int, interval_s: float, duration_s: float) -> int:
+    rng = random.Random(0)
+    heap = [(rng.random() * interval_s, i, 0) for i in range(records)]
+    heapq.heapify(heap)
+    count, seq = 0, records
+    while heap:
+        t, _, step = heapq.heappop(heap)
+        if t > duration_s:
+            break
+        seq += 1
+        if step == 2:
+            count += 1
+            heapq.heappush(heap, (t + interval_s - 0.002, seq, 0))
+        else:
+            heapq.heappush(heap, (t + 0.001, seq, step + 1))
+    return count
+
+
+def main() -> None:
+    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
+    scenario(records=10, duration_s=600)  # warm up imports and caches
+
+    print("\n1. 100 records x 3600 simulated s, Poisson 1/60 s per record, polling every 10 s")
+    best, median, run = timed(scenario)
+    s = run.summary
+    print(f"   {s['requests']} polls, {s['changes']} changes: best {best:.3f} s, median {median:.3f} s"
+          f"  (target < 0.3 s)")  # fmt: skip
+
+    print(
+        f"\n2. sweep of {len(SWEEP_INTERVALS)} intervals, {SWEEP_INTERVALS[0]:g} s to {SWEEP_INTERVALS[-1]:g} s"
+    )
+    best, median, frame = timed(lambda: sweep(SWEEP_INTERVALS), repeat=3)
+    print(f"   default workers: best {best:.3f} s, median {median:.3f} s  ({int(frame['requests'].sum())} polls;"
+          f" target < 2 s)")  # fmt: skip
+    best1, median1, _ = timed(lambda: sweep(SWEEP_INTERVALS, workers=1), repeat=3)
+    print(f"   one process:     best {best1:.3f} s, median {median1:.3f} s")
+
+    print("\n3. simulated requests per second of wall time")
+    for mode, interval in (("poll", 2.0), ("poll", 10.0), ("webhook", 10.0)):
+        best, _, run = timed(lambda m=mode, i=interval: scenario(m, interval_s=i), repeat=3)
+        n = run.summary["requests"]
+        label = f"{mode} every {interval:g} s" if mode == "poll" else mode
+        print(f"   {label:18} {n:7d} requests in {best:.3f} s = {n / best:9,.0f} requests/s")
+
+    print("\n4. scaling: wall seconds (best of 3), polling every 10 s; per-request microseconds in brackets")
+    records_list, durations = (50, 100, 200, 400), (900, 1800, 3600, 7200)
+    print("   records \\ duration " + "".join(f"{d:>16d}" for d in durations))
+    cells = []
+    for records in records_list:
+        row = []
+        for duration in durations:
+            best, _, run = timed(lambda r=records, d=duration: scenario(records=r, duration_s=d), repeat=3)
+            row.append(f"{best:7.3f} ({best / run.summary['requests'] * 1e6:4.1f})")
+            cells.append((records * duration, best))
+        print(f"   {records:19d} " + "".join(f"{c:>16}" for c in row))
+    x, y = np.array(cells, dtype=float).T
+    slope, intercept = np.polyfit(x, y, 1)
+    r2 = 1 - ((y - (slope * x + intercept)) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    print(f"   linear fit over records x duration: {slope * 1e6:.3f} s per million record-seconds"
+          f" + {intercept * 1e3:.1f} ms, R^2 = {r2:.4f}")  # fmt: skip
+
+    print("\n5. event loop overhead alone: 100 records polled every 10 s for an hour, 3 events per poll")
+    for name, fn in (("simpy", bare_simpy), ("heapq", bare_heapq)):
+        best, _, n = timed(lambda f=fn: f(100, 10.0, 3600.0), repeat=5)
+        print(f"   {name:6} {n} polls in {best:.3f} s ({best / n * 1e6:.2f} us per poll)")
+
+
+if __name__ == "__main__":
+    main()
