@@ -99,3 +99,14 @@ def test_stored_outputs_are_clean_and_complete(path):
 
 def test_index_is_current():
     assert index_is_current(NOTEBOOKS), "notebooks/00-index.ipynb is stale: run `make index`"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_relative_links_lead_somewhere(path):
+    for cell in _load(path).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", cell.source):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
