@@ -5,24 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
-from hooklab.live import run_live
+from hooklab.live import run_live, wait_until
 from hooklab.provider import SettlementModel
 from hooklab.provider_app import ProviderService
 from hooklab.serving import serve
 from hooklab.shop_app import ShopService
 
 QUICK = SettlementModel(mean_s=0.6, min_s=0.1, failure_share=0.2)
-
-
-def wait_until(condition, timeout_s=15.0, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def served(frame, observer, kind, direction):

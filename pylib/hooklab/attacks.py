@@ -17,18 +17,21 @@ import json
 import time
 import timeit
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
 import httpx
 import pandas as pd
 
 from hooklab.http import SENDER_HEADER
-from hooklab.provider import FINAL_STATUSES, SIGNATURE_HEADER, SettlementModel
-from hooklab.provider_app import ProviderService
-from hooklab.serving import serve
+from hooklab.pair import CapturedRequest, RecordingApp, WebhookPair, signed_timestamp, webhook_pair
+from hooklab.provider import SIGNATURE_HEADER, SettlementModel
 from hooklab.shop import Shop
-from hooklab.shop_app import WEBHOOK_PATH, ShopService
 from hooklab.signing import DEFAULT_TOLERANCE, SignatureError, sign_stripe, verify_stripe
+
+__all__ = [
+    "ATTACKER", "DECLINED", "DESCRIPTIONS", "CapturedRequest", "RecordingApp", "ShiftableClock",
+    "attack_requests", "compare_timings", "late_replays", "live_pair", "outcome", "replay_window",
+    "run_attacks", "signed_timestamp", "verdict", "with_timestamp",
+]  # fmt: skip
 
 #: What the attacker's requests call themselves in A's request log (``Hooklab-Sender``). That
 #: header is a label for the log, not a credential: anyone can set it to anything.
@@ -36,11 +39,6 @@ ATTACKER = "attacker"
 
 #: Every payment is declined in the attack demo, so a forged "succeeded" is worth something.
 DECLINED = SettlementModel(mean_s=0.2, min_s=0.05, failure_share=1.0)
-
-#: Headers a client sets for itself; a replay lets httpx set them again (the body may differ).
-_TRANSPORT_HEADERS = frozenset(
-    {"host", "content-length", "connection", "accept", "accept-encoding", "user-agent", "transfer-encoding"}
-)
 
 
 def _merged(headers: dict[str, str], updates: dict[str, str]) -> dict[str, str]:
@@ -72,15 +70,6 @@ def verdict(verify: Callable[..., object], *args: object, **kwargs: object) -> s
     return "accepted"
 
 
-def signed_timestamp(header: str) -> int:
-    """The ``t=`` value of a Stripe-style signature header (``t=<unix>,v1=<hex>``), unverified."""
-    for item in header.split(","):
-        name, _, value = item.partition("=")
-        if name == "t" and value.isdigit():
-            return int(value)
-    raise ValueError(f"no t=<digits> in {header!r}")
-
-
 def with_timestamp(header: str, timestamp: int) -> str:
     """``header`` with its ``t=`` replaced by ``timestamp`` and every ``v1`` kept: a re-dated replay."""
     items = [f"t={timestamp}" if item.startswith("t=") else item for item in header.split(",")]
@@ -107,126 +96,20 @@ class ShiftableClock:
         return self.offset_s
 
 
-@dataclass(frozen=True)
-class CapturedRequest:
-    """One request exactly as A's server received it: header names lowercased, raw body bytes."""
-
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def signature(self) -> str:
-        return self.headers[SIGNATURE_HEADER.lower()]
-
-    @property
-    def signed_at(self) -> int:
-        """The timestamp B signed (Unix seconds)."""
-        return signed_timestamp(self.signature)
-
-    @property
-    def event(self) -> dict:
-        return json.loads(self.body)
-
-    def replay_headers(self) -> dict[str, str]:
-        """The headers to send again, without the ones the HTTP client sets for itself."""
-        return {k: v for k, v in self.headers.items() if k not in _TRANSPORT_HEADERS}
-
-
-class RecordingApp:
-    """ASGI wrapper that keeps a copy of every ``POST`` to ``path`` and passes it on unchanged.
-
-    Stands for whatever could leak a real delivery to an attacker: a proxy's request log, a
-    debugging dump, a compromised log store. Introduced in notebooks/03-signature-verification.ipynb.
-    """
-
-    def __init__(self, app, path: str = WEBHOOK_PATH) -> None:
-        self.app = app
-        self.path = path
-        self.captured: list[CapturedRequest] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-
-        async def recording_receive():
-            message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-            return message
-
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        try:
-            await self.app(scope, recording_receive, send)
-        finally:
-            self.captured.append(CapturedRequest(headers, b"".join(chunks)))
-
-
-@dataclass
-class LivePair:
-    """System B and System A served on 127.0.0.1, A registered with B. Made by :func:`live_pair`."""
-
-    provider: ProviderService
-    shop: ShopService
-    clock: ShiftableClock
-    b_url: str
-    webhook_url: str
-    secret: str
-    recorder: RecordingApp = field(repr=False)
-
-    def b_snapshot(self) -> dict[str, dict]:
-        """Every payment as B knows it."""
-        with self.provider.lock:
-            return self.provider.core.snapshot()
-
-    @property
-    def captured(self) -> list[CapturedRequest]:
-        """Every request A's webhook endpoint has received so far, in order."""
-        return self.recorder.captured
-
-    def pay_and_capture(self, amount: int = 1999, timeout_s: float = 10.0) -> CapturedRequest:
-        """A customer pays at B; wait until B delivered the settlement to A; return that delivery."""
-        response = httpx.post(f"{self.b_url}/payments", json={"amount": amount, "currency": "eur"})
-        response.raise_for_status()
-        payment_id = response.json()["id"]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            for request in self.captured:
-                if request.event.get("data", {}).get("object", {}).get("id") == payment_id:
-                    known = self.shop.snapshot().get(payment_id)
-                    if known is not None and known["status"] in FINAL_STATUSES:
-                        return request
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"B did not deliver the settlement of {payment_id} within {timeout_s} s")
-            time.sleep(0.01)
-
-
 @contextlib.contextmanager
 def live_pair(
     *, seed: int = 0, settlement: SettlementModel = DECLINED, tolerance_s: int = DEFAULT_TOLERANCE
-) -> Iterator[LivePair]:
+) -> Iterator[WebhookPair]:
     """Serve B and A (webhook mode, A's clock a :class:`ShiftableClock`), register A; stop both after.
 
-    ``tolerance_s`` is A's replay window (seconds either side of its clock).
-
-    A's app is wrapped in a :class:`RecordingApp`, so the pair can hand out real deliveries.
+    ``tolerance_s`` is A's replay window (seconds either side of its clock). The pair records what
+    A's endpoint receives, so it can hand out real deliveries (``pair.pay_and_capture()``).
     Introduced in notebooks/03-signature-verification.ipynb.
     """
-    provider = ProviderService(seed=seed, settlement=settlement)
-    clock = ShiftableClock()
-    with serve(provider.app) as b:
-        shop = ShopService(b.url, mode="webhook", clock=clock)
-        shop.core.tolerance_s = tolerance_s
-        recorder = RecordingApp(shop.app)
-        try:
-            with serve(recorder) as a:
-                endpoint = shop.register_webhook(a.url)
-                yield LivePair(
-                    provider, shop, clock, b.url, a.url + WEBHOOK_PATH, endpoint["secret"], recorder
-                )
-        finally:
-            shop.close()
+    with webhook_pair(
+        seed=seed, settlement=settlement, clock=ShiftableClock(), tolerance_s=tolerance_s
+    ) as pair:
+        yield pair
 
 
 #: What each attack of :func:`attack_requests` and :func:`late_replays` sends, in a few words.

@@ -41,6 +41,19 @@ class LiveRun:
         return self.provider_state == self.shop_state
 
 
+def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0, what: str = "the condition") -> float:
+    """Check ``condition`` every 10 ms until it holds; return the seconds waited.
+
+    Raises ``TimeoutError`` naming ``what`` it waited for, so a stuck demo says what is missing.
+    """
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout_s} s")
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
 def _settled_and_known(provider: ProviderService, shop: ShopService) -> bool:
     with provider.lock:
         b_done = provider.core.all_settled() and not any(
@@ -77,14 +90,10 @@ def run_live(
                 for _ in range(payments):
                     shop.create_payment(amount=rng.randint(100, 50_000), currency="eur")
                 say(f"{mode}: created {payments} payments; waiting for them to settle")
-                deadline = time.monotonic() + timeout_s
-                while not _settled_and_known(provider, shop):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(
-                            f"{mode} run not finished after {timeout_s} s: A still waits on "
-                            f"{len(shop.core.pending_ids())} payment(s); is System B delivering?"
-                        )
-                    time.sleep(0.02)
+                wait_until(
+                    lambda: _settled_and_known(provider, shop), timeout_s,
+                    f"the {mode} run to finish (A to learn every settlement B made)",
+                )  # fmt: skip
                 wall_s = time.time() - t0
         finally:
             shop.close()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hooklab.measure import change_latencies, summarize
+from hooklab.measure import SUMMARY_KEYS, change_latencies, summarize
 from hooklab.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
 from hooklab.sim.engine import Sim, gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
@@ -37,20 +37,7 @@ from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workl
 MODES = ("poll", "webhook", "hybrid")
 WORKLOADS = ("poisson", "bursts", "daily", "settlement")
 #: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
-SIM_SUMMARY_KEYS = (
-    "requests",
-    "empty_responses",
-    "changes",
-    "detected",
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p95_s",
-    "latency_max_s",
-    "empty_fraction",
-    "provider_rps",
-    "bytes",
-    "retries",
-)
+SIM_SUMMARY_KEYS = (*SUMMARY_KEYS, "empty_fraction", "provider_rps", "bytes", "retries")
 #: 20 polling intervals from 5 s to 10 min, evenly spaced on a log scale (the default sweep).
 #: With one change a minute per record that is lambda*T from 0.08 (92% of polls empty) to 10
 #: (every poll finds news); shorter intervals only extend the straight lines of a log-log plot,
