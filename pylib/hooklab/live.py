@@ -22,6 +22,9 @@ from hooklab.requestlog import combine
 from hooklab.serving import serve
 from hooklab.shop_app import ShopService
 
+#: Seconds between progress lines while a live run waits for payments to settle.
+PROGRESS_EVERY_S = 2.0
+
 
 @dataclass
 class LiveRun:
@@ -90,10 +93,20 @@ def run_live(
                 for _ in range(payments):
                     shop.create_payment(amount=rng.randint(100, 50_000), currency="eur")
                 say(f"{mode}: created {payments} payments; waiting for them to settle")
+                next_report = [time.monotonic() + PROGRESS_EVERY_S]
+
+                def finished() -> bool:
+                    if _settled_and_known(provider, shop):
+                        return True
+                    if time.monotonic() >= next_report[0]:  # a heartbeat, so a slow run never looks stuck
+                        next_report[0] += PROGRESS_EVERY_S
+                        known = payments - len(shop.core.pending_ids())
+                        say(f"{mode}: A knows {known}/{payments} settlements so far ...")
+                    return False
+
                 wait_until(
-                    lambda: _settled_and_known(provider, shop), timeout_s,
-                    f"the {mode} run to finish (A to learn every settlement B made)",
-                )  # fmt: skip
+                    finished, timeout_s, f"the {mode} run to finish (A to learn every settlement B made)"
+                )
                 wall_s = time.time() - t0
         finally:
             shop.close()
