@@ -101,6 +101,23 @@ def index_is_current(folder: Path) -> bool:
     return render_map(folder) in source
 
 
+#: Output type of a live ipywidgets view: it names a model by a random id, which no saved file can serve.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def drop_widget_state(nb) -> None:
+    """Remove what ipywidgets leave in an executed notebook: the saved widget models (notebook
+    metadata) and the views that point at them (random model ids, so every run would be a diff).
+
+    A widget cell keeps its plain-text output; running the cell in JupyterLab shows the live
+    widget. Used for the optional slider of notebooks/01-api-polling.ipynb.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
+
+
 def execute(path: Path) -> float:
     """Run a notebook top to bottom in a fresh kernel (cwd = its folder) and save its outputs."""
     from nbclient import NotebookClient
@@ -112,6 +129,7 @@ def execute(path: Path) -> float:
     ).execute()
     for cell in nb.cells:  # wall-clock execution stamps would make every run a diff
         cell.metadata.pop("execution", None)
+    drop_widget_state(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - started
 

@@ -134,3 +134,56 @@ def scaling(
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="requests per hour")
     ax.legend(loc="upper left")
     return ax
+
+
+def poll_timeline(
+    interval_s: float,
+    *,
+    records: int = 6,
+    rate_per_s: float = 1 / 300,
+    window_s: float = 300.0,
+    lanes: int = 4,
+    seed: int = 0,
+    title: str | None = None,
+):
+    """Simulate polling every ``interval_s`` and draw the first ``lanes`` records' timeline.
+
+    ``records`` change as a Poisson process of ``rate_per_s`` each; the picture covers the first
+    ``window_s`` simulated seconds. The default title states what the picture shows (how many
+    polls, how many found news). Returns the axes, the requests and the changes drawn.
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
+    from hooklab.experiments import first_lanes
+    from hooklab.plotting import timeline
+    from hooklab.sim import simulate
+
+    run = simulate("poll", interval_s=interval_s, records=records, rate_per_s=rate_per_s,
+                   duration_s=window_s, seed=seed)  # fmt: skip
+    requests, changes = first_lanes(run, lanes)
+    found = int(requests["news"].sum())
+    if title is None:
+        title = f"Polling every {interval_s:g} s: {len(requests)} polls, {found} found news, the rest nothing"
+    ax = timeline(requests, changes, mode="poll", title=title)
+    return ax, requests, changes
+
+
+def interval_explorer(interval_s: float, *, records: int, rate_per_s: float, seed: int = 0) -> None:
+    """One polling interval, explored: an hour of ``records`` polled every ``interval_s``, printed
+    next to theory, and the timeline of four of them, shown at once (``plt.show()``).
+
+    Made for an optional ``ipywidgets.interact`` slider, so it returns nothing (interact would
+    display a return value). Introduced in notebooks/01-api-polling.ipynb.
+    """
+    import matplotlib.pyplot as plt
+
+    from hooklab.sim import simulate, theory_poll
+
+    s = simulate("poll", interval_s=interval_s, records=records, rate_per_s=rate_per_s,
+                 duration_s=3600, seed=seed).summary  # fmt: skip
+    theory = theory_poll(interval_s, rate_per_s, records)
+    print(f"T = {interval_s:g} s, {records} records, one simulated hour: {s['requests']:,} requests, "
+          f"{s['empty_fraction']:.1%} empty (theory {theory['empty_fraction']:.1%}), "
+          f"mean detection latency {s['latency_mean_s']:.1f} s (theory {theory['latency_mean_s']:g} s)")  # fmt: skip
+    poll_timeline(interval_s, records=records, rate_per_s=rate_per_s, window_s=max(300.0, 10 * interval_s),
+                  seed=seed)  # fmt: skip
+    plt.show()
