@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -251,7 +252,8 @@ def sweep(
     (``theory_latency_mean_s`` = T/2, ``theory_empty_fraction`` = exp(-lambda*T),
     ``theory_provider_rps`` = records/T). Same seed for every interval, so every run sees the
     same changes. ``workers``: processes to use (default: up to 2 on Linux for big sweeps, else
-    1); the result does not depend on it. Introduced in notebooks/04-pull-vs-push.ipynb.
+    1, and 1 whenever other threads run, as in a Jupyter kernel);
+    the result does not depend on it. Introduced in notebooks/04-pull-vs-push.ipynb.
     """
     intervals = [float(t) for t in intervals]
     jobs = [
@@ -261,7 +263,10 @@ def sweep(
     ]  # fmt: skip
     if workers is None:
         polls = sum(records * duration_s / t for t in intervals)
-        workers = min(2, os.cpu_count() or 1) if (polls > 100_000 and sys.platform == "linux") else 1
+        # fork only from a single-threaded process: in a Jupyter kernel (several threads) a lock held
+        # at fork time would stay held in the child forever, so notebooks sweep in one process
+        forkable = sys.platform == "linux" and threading.active_count() == 1
+        workers = min(2, os.cpu_count() or 1) if (polls > 100_000 and forkable) else 1
     if workers > 1 and len(jobs) > 1:
         # biggest first, so the two processes finish together
         order = sorted(range(len(jobs)), key=lambda k: intervals[k])
