@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -120,13 +121,22 @@ def drop_widget_state(nb) -> None:
 
 def execute(path: Path) -> float:
     """Run a notebook top to bottom in a fresh kernel (cwd = its folder) and save its outputs."""
+    from jupyter_client import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(
-        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    # a local socket file, not TCP: nothing listens on the network, and ipykernel stays quiet
+    kernel = KernelManager(
+        kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel")
+    )
+    try:
+        NotebookClient(
+            nb, km=kernel, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
+    finally:
+        if kernel.has_kernel:
+            kernel.shutdown_kernel()
     for cell in nb.cells:  # wall-clock execution stamps would make every run a diff
         cell.metadata.pop("execution", None)
     drop_widget_state(nb)
