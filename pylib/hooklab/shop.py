@@ -13,15 +13,17 @@ Introduced in notebooks/01-api-polling.ipynb and notebooks/02-webhooks.ipynb.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
 
 from hooklab.clock import Clock
 from hooklab.errors import MAX_BODY_BYTES, ApiError
 from hooklab.provider import FINAL_STATUSES, SIGNATURE_HEADER
 from hooklab.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
+from hooklab.store import SqliteStore
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,24 @@ class WebhookReply:
 class Shop:
     """A's view of B's payments, the inbox of processed event ids, and what it learned when."""
 
-    def __init__(self, clock: Clock, *, webhook_secrets: Sequence[str] = (), tolerance_s: int = 300) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        webhook_secrets: Sequence[str] = (),
+        tolerance_s: int = 300,
+        store: SqliteStore | None = None,
+    ) -> None:
         self.clock = clock
-        self.payments: dict[str, dict] = {}
-        self.observations: list[Observation] = []
-        self.processed_events: set[str] = set()
-        self.webhook_secrets: list[str] = list(webhook_secrets)
+        self.store = store
+        # business state: in memory by default (the simulation), or durable in SQLite (live A)
+        self.payments: MutableMapping[str, dict] = store.payments if store else {}
+        self.processed_events: MutableSet[str] = store.processed_events if store else set()
+        self.webhook_secrets: list[str] = store.webhook_secrets() if store else []
+        self._atomic = store.transaction if store else contextlib.nullcontext
+        for secret in webhook_secrets:
+            self.add_webhook_secret(secret)
+        self.observations: list[Observation] = []  # the experiment's record, not business state
         self.tolerance_s = tolerance_s
         self.rejections: list[tuple[float, str]] = []  # (time, reason): what was refused, for the notebooks
 
@@ -83,6 +97,8 @@ class Shop:
         """Trust one more signing secret (keep the old one during a rotation)."""
         if secret not in self.webhook_secrets:
             self.webhook_secrets.append(secret)
+            if self.store is not None:
+                self.store.add_webhook_secret(secret)
 
     def receive_webhook(
         self, body: bytes, headers: Mapping[str, str], now: float | None = None
@@ -98,10 +114,11 @@ class Shop:
         except ApiError as err:
             self.rejections.append((now, err.code))
             return WebhookReply(err.status, err.to_dict(), None)
-        if event["id"] in self.processed_events:
-            return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
-        self.processed_events.add(event["id"])
-        news = self.apply(event["data"]["object"], "webhook", now)
+        with self._atomic():  # marked processed and applied together, or neither (a crash between)
+            if event["id"] in self.processed_events:
+                return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
+            self.processed_events.add(event["id"])
+            news = self.apply(event["data"]["object"], "webhook", now)
         return WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
 
     def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:

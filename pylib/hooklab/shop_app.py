@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -32,6 +33,7 @@ from hooklab.http import (
 from hooklab.provider import FINAL_STATUSES, validate_payment_request
 from hooklab.requestlog import RequestLog
 from hooklab.shop import PollSchedule, Shop
+from hooklab.store import SqliteStore
 
 WEBHOOK_PATH = "/webhooks/payments"
 MODES = ("poll", "webhook")
@@ -40,7 +42,9 @@ MODES = ("poll", "webhook")
 class ShopService:
     """System A, live. ``mode`` is ``"poll"`` (ask B every ``interval_s``) or ``"webhook"``.
 
-    Serve ``service.app``; serving starts the poller (poll mode) and stops it on shutdown. In
+    Serve ``service.app``; serving starts the poller (poll mode) and stops it on shutdown. With
+    ``db_path`` A keeps what it knows in SQLite (:mod:`hooklab.store`), so a new ``ShopService``
+    on the same file after a crash knows every payment, every processed event and its secret. In
     webhook mode call :meth:`register_webhook` with the URL A is served at (or pass
     ``public_url``, and the app registers itself when it starts).
     """
@@ -55,6 +59,7 @@ class ShopService:
         clock: Clock | None = None,
         name: str = "A",
         timeout_s: float = 5.0,
+        db_path: str | Path | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -63,7 +68,9 @@ class ShopService:
         self.public_url = public_url
         self.clock = clock or WallClock()
         self.name = name
-        self.core = Shop(self.clock)
+        # with a db_path A remembers payments, processed events and secrets across restarts
+        self.store = SqliteStore(db_path) if db_path is not None else None
+        self.core = Shop(self.clock, store=self.store)
         self.schedule = PollSchedule(interval_s)
         self.log = RequestLog(name)
         self.lock = threading.RLock()
@@ -181,6 +188,8 @@ class ShopService:
     def close(self) -> None:
         self.stop_poller()
         self.client.close()
+        if self.store is not None:
+            self.store.close()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
