@@ -4,6 +4,7 @@ hooklab provider --port 8000                      # System B, the payment provid
 hooklab consumer --provider http://127.0.0.1:8000 --mode webhook --port 8001   # System A
 hooklab demo --payments 30 --interval 1 [--json]  # both, live, poll vs webhook
 hooklab simulate --mode poll --interval 10 --records 100 --rate 0.0167 --duration 3600 [--json]
+                                                  # --mode poll|webhook|hybrid|feed
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     from hooklab.shop_app import ShopService
 
     public_url = f"http://127.0.0.1:{args.port}"
-    service = ShopService(args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url)
+    service = ShopService(
+        args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db
+    )
     print(
         f"System A (shop) in {args.mode} mode on {public_url}, provider {args.provider}. "
         f'Create a payment with: curl -X POST {public_url}/orders -d \'{{"amount": 1999, "currency": "eur"}}\'',
@@ -147,7 +150,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(json.dumps(run.summary, sort_keys=True))
     else:
         how = {"poll": f"polling every {args.interval:g} s", "webhook": "webhooks",
-               "hybrid": f"webhooks + polling every {args.reconcile:g} s"}[args.mode]  # fmt: skip
+               "hybrid": f"webhooks + polling every {args.reconcile:g} s",
+               "feed": f"one changes feed (GET /events) every {args.interval:g} s"}[args.mode]  # fmt: skip
         print(
             f"{args.records} records ({args.workload}, {args.rate:g} changes/s each), {how}, "
             f"{run.params['duration_s']:g} simulated seconds, seed {args.seed}"
@@ -197,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CONSUMER_PORT,
         help="port on 127.0.0.1 (default %(default)s)",
     )
+    c.add_argument(
+        "--db",
+        default=None,
+        help="SQLite file where A keeps payments, processed event ids and its secret, so a restart "
+        "loses nothing (default: in memory)",
+    )
     c.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
     c.set_defaults(func=cmd_consumer)
 
@@ -223,13 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
         "requests, empty responses, detection latency, load on B. Same arguments, same output.",
     )
     s.add_argument(
-        "--mode", choices=("poll", "webhook", "hybrid"), default="poll", help="how A learns of changes"
-    )
+        "--mode", choices=("poll", "webhook", "hybrid", "feed"), default="poll",
+        help="how A learns of changes (feed: one GET /events for all records every --interval)",
+    )  # fmt: skip
     s.add_argument(
         "--interval",
         type=_positive_float,
         default=10.0,
-        help="poll interval in seconds (default %(default)s)",
+        help="poll (or feed) interval in seconds (default %(default)s)",
     )
     s.add_argument(
         "--records", type=_positive_int, default=100, help="records A watches (default %(default)s)"

@@ -166,3 +166,13 @@ def point(run) -> pd.Series:
     out = pd.Series(run.summary, dtype=object)
     out["requests_per_hour"] = run.summary["requests"] * 3600.0 / run.params["duration_s"]
     return out
+
+
+def compare(points: dict[str, pd.Series]) -> pd.DataFrame:
+    """Named :func:`point` results side by side, one row each: requests per hour, mean wait,
+    share of empty responses. Introduced in notebooks/04-pull-vs-push.ipynb (feed vs polling vs webhook).
+    """
+    keys = ["requests_per_hour", "latency_mean_s", "empty_fraction"]
+    return pd.DataFrame(
+        {name: [float(p[k]) for k in keys] for name, p in points.items()}, index=keys
+    ).T.rename_axis("strategy")

@@ -39,9 +39,10 @@ SUMMARY_KEYS = (
     "latency_max_s",
 )
 #: Which request kind carries the news in each mode.
-MODE_KIND = {"poll": "poll", "webhook": "webhook"}
-#: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls).
-MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook")}
+MODE_KIND = {"poll": "poll", "webhook": "webhook", "feed": "feed"}
+#: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls;
+#: ``feed``: A's ``GET /events`` requests, every page, notebooks/04-pull-vs-push.ipynb).
+MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook"), "feed": ("feed",)}
 
 
 def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:
@@ -89,14 +90,14 @@ def _round(x: float, digits: int = 6) -> float | None:
 
 
 def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dict:
-    """The comparison figures for one run in ``mode`` (``poll``, ``webhook`` or ``hybrid``).
+    """The comparison figures for one run in ``mode`` (``poll``, ``webhook``, ``hybrid`` or ``feed``).
 
-    ``requests`` counts the requests that carry news in this mode (A's polls, or B's delivery
-    attempts, failed ones included), as their sender logged them; ``empty_responses`` those of
+    ``requests`` counts the requests that carry news in this mode (A's polls, B's delivery
+    attempts, failed ones included, or A's changes-feed pages), as their sender logged them; ``empty_responses`` those of
     them that told A nothing new. Latency is over detected changes; ``None`` if there are none.
     """
     if mode not in MODE_KINDS:
-        raise ValueError(f"mode must be 'poll', 'webhook' or 'hybrid', got {mode!r}")
+        raise ValueError(f"mode must be one of {tuple(MODE_KINDS)}, got {mode!r}")
     of_kind = requests[requests["kind"].isin(MODE_KINDS[mode])]
     sent = of_kind[of_kind["direction"] == "out"]
     with_news = int((of_kind["news"] == True).sum())  # noqa: E712 (nullable boolean column)

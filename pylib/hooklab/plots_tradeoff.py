@@ -80,12 +80,23 @@ def rate_limit_latency(
     return ax
 
 
-def frontier(poll: pd.DataFrame, webhook, *, title: str, hybrid=None, hybrid_label: str = "hybrid", ax=None):
+def frontier(
+    poll: pd.DataFrame,
+    webhook,
+    *,
+    title: str,
+    hybrid=None,
+    hybrid_label: str = "hybrid",
+    feed=None,
+    feed_label: str = "changes feed",
+    ax=None,
+):
     """Requests against latency: one point per polling interval, and the webhook point.
 
     ``poll`` has columns ``interval_s``, ``requests_per_hour``, ``latency_mean_s``; ``webhook``
-    (and the optional ``hybrid``) has ``requests_per_hour`` and ``latency_mean_s``. Points are
-    labelled with their interval. Introduced in notebooks/04-pull-vs-push.ipynb.
+    (and the optional ``hybrid`` and ``feed``) has ``requests_per_hour`` and ``latency_mean_s``.
+    Points are labelled with their interval. The changes feed is pull, so it is drawn in
+    polling's colour, as an open triangle. Introduced in notebooks/04-pull-vs-push.ipynb.
     """
     if ax is None:
         _, ax = new_axes(title=title)
@@ -100,10 +111,14 @@ def frontier(poll: pd.DataFrame, webhook, *, title: str, hybrid=None, hybrid_lab
     if hybrid is not None:
         ax.plot([hybrid["requests_per_hour"]], [hybrid["latency_mean_s"]], linestyle="none", markersize=8,
                 color=COLORS["hybrid"], marker=MARKERS["hybrid"], label=hybrid_label)  # fmt: skip
+    if feed is not None:
+        ax.plot([feed["requests_per_hour"]], [feed["latency_mean_s"]], linestyle="none", markersize=10,
+                color=COLORS["poll"], marker="^", markerfacecolor="white", markeredgewidth=1.8,
+                label=feed_label)  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="requests per hour between A and B",
            ylabel="mean detection latency (s)")  # fmt: skip
     ax.margins(x=0.12)
-    ax.legend(loc="upper right")
+    ax.legend(loc="best")  # where the points are not: they move with the parameters
     return ax
 
 

@@ -222,6 +222,7 @@ class PaymentProvider:
         self.retry_schedule = tuple(retry_schedule)
         self.payments: dict[str, Payment] = {}
         self.events: list[dict] = []
+        self._event_index: dict[str, int] = {}  # event id -> position in events (list_events)
         self.changes: list[Change] = []
         self.endpoints: dict[str, Endpoint] = {}
         self.deliveries: dict[str, Delivery] = {}
@@ -270,6 +271,7 @@ class PaymentProvider:
             "created": now,
             "data": {"object": payment.to_dict()},
         }
+        self._event_index[event["id"]] = len(self.events)
         self.events.append(event)
         self.changes.append(Change(payment.id, payment.version, status, now, event["id"]))
         self._enqueue_deliveries(event, now)
@@ -337,14 +339,15 @@ class PaymentProvider:
         """Events in creation order, those after event id ``after`` (a changes feed)."""
         start = 0
         if after is not None:
-            ids = [e["id"] for e in self.events]
-            if after not in ids:
+            # a dict lookup, not a scan: a feed reader calls this every few seconds (sim.strategies.Feed)
+            position = self._event_index.get(after)
+            if position is None:
                 raise ApiError(
                     404,
                     "not_found",
                     f"no event with id {after!r}; omit 'after' to start from the first",
                 )
-            start = ids.index(after) + 1
+            start = position + 1
         return self.events[start : start + limit]
 
     def snapshot(self) -> dict[str, dict]:

@@ -31,8 +31,9 @@ COLUMNS = (
     "news",
 )
 
-#: What a request is for. ``poll`` and ``webhook`` are the two the series compares.
-KINDS = ("create", "poll", "register", "webhook", "view", "other")
+#: What a request is for. ``poll`` and ``webhook`` are the two the series compares; ``feed`` is
+#: a changes-feed read (``GET /events``, notebooks/04-pull-vs-push.ipynb).
+KINDS = ("create", "poll", "register", "webhook", "feed", "view", "other")
 
 
 @dataclass(frozen=True, slots=True)

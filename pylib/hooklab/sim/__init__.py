@@ -5,7 +5,8 @@ The *same* System A and System B cores as the live runs (:mod:`hooklab.shop`,
 delay and failures modelled, deterministic from a seed. Start with :func:`simulate`.
 
 - :mod:`hooklab.sim.run`: :func:`simulate`, :func:`sweep`, :func:`theory_poll`, :class:`SimRun`
-- :mod:`hooklab.sim.strategies`: how A learns (:class:`Poll`, :class:`Webhook`, :class:`Hybrid`)
+- :mod:`hooklab.sim.strategies`: how A learns (:class:`Poll`, :class:`Webhook`, :class:`Hybrid`,
+  :class:`Feed`)
 - :mod:`hooklab.sim.workloads`: when B's records change (:class:`Poisson`, :class:`Bursts`,
   :class:`DailyCycle`, :class:`Settlement`)
 - :mod:`hooklab.sim.network`: delays and failures; :mod:`hooklab.sim.engine`: the event loop
@@ -27,7 +28,7 @@ from hooklab.sim.run import (
     theory_poll,
     theory_webhook,
 )
-from hooklab.sim.strategies import Hybrid, Poll, Strategy, Webhook
+from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ConstantDelay",
     "DailyCycle",
     "ExponentialDelay",
+    "Feed",
     "Hybrid",
     "LogNormalDelay",
     "Network",

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hooklab.measure import SUMMARY_KEYS, change_latencies, summarize
+from hooklab.measure import MODE_KINDS, SUMMARY_KEYS, change_latencies, summarize
 from hooklab.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
 from hooklab.sim.engine import Sim, gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
-from hooklab.sim.strategies import Hybrid, Poll, Strategy, Webhook
+from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
 
-MODES = ("poll", "webhook", "hybrid")
+MODES = ("poll", "webhook", "hybrid", "feed")
 WORKLOADS = ("poisson", "bursts", "daily", "settlement")
 #: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
 SIM_SUMMARY_KEYS = (*SUMMARY_KEYS, "empty_fraction", "provider_rps", "bytes", "retries")
@@ -89,7 +89,7 @@ def make_workload(
 def make_strategy(
     mode: str | Strategy, interval_s: float, *, until_final: bool, reconcile_s: float
 ) -> Strategy:
-    """A strategy object from a mode name (``poll``, ``webhook``, ``hybrid``)."""
+    """A strategy object from a mode name (``poll``, ``webhook``, ``hybrid``, ``feed``)."""
     if isinstance(mode, Strategy):
         return mode
     if mode == "poll":
@@ -100,6 +100,8 @@ def make_strategy(
         strategy = Hybrid(reconcile_s)
         strategy.poller.until_final = until_final
         return strategy
+    if mode == "feed":
+        return Feed(interval_s, until_final=until_final)
     raise ValueError(f"mode must be one of {MODES} or a Strategy, got {mode!r}")
 
 
@@ -122,7 +124,9 @@ def simulate(
     """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
 
     ``mode``: ``"poll"`` (every ``interval_s``), ``"webhook"``, ``"hybrid"`` (webhooks plus a
-    reconciliation poll every ``reconcile_s``), or a :class:`~hooklab.sim.strategies.Strategy`.
+    reconciliation poll every ``reconcile_s``), ``"feed"`` (one ``GET /events`` for all records
+    every ``interval_s``, notebooks/04-pull-vs-push.ipynb), or a
+    :class:`~hooklab.sim.strategies.Strategy`.
     ``workload``: ``"poisson"`` (default: each of ``records`` changes at ``rate_per_s``),
     ``"bursts"``, ``"daily"``, ``"settlement"`` (create ``records`` payments, B settles each once
     per ``settlement``; runs until A knows all, ``duration_s`` ignored), or a Workload object.
@@ -189,7 +193,7 @@ def simulate(
 
 def _extras(requests: pd.DataFrame, attempts: np.ndarray, summary: dict, length: float, mode: str) -> dict:
     n = summary["requests"]
-    kinds = ("poll", "webhook") if mode == "hybrid" else (mode,)
+    kinds = MODE_KINDS[mode]
     counted = requests["kind"].isin(kinds).to_numpy()
     served_by_b = int((requests["receiver"] == "B").sum())
     return {

@@ -7,10 +7,11 @@ acts through the engine (``sim.at`` for timers, ``sim.request``/``sim.poll`` for
 ``sim.register_webhook``) and through A's core (``sim.shop``). Webhook deliveries themselves are
 B's doing and run in the engine whenever B has an endpoint registered.
 
-More strategies fit the same shape without touching the engine: a changes feed
-(``sim.request("poll", "GET", "/events", serve=lambda after: provider.list_events(after), ...)``
-on a timer), conditional requests (a ``serve`` that answers 304 when the version is unchanged),
-long polling (a ``serve`` that holds the answer until a change or a timeout via ``sim.at``).
+More strategies fit the same shape without touching the engine. :class:`Feed` is the proof: a
+changes feed built from ``sim.at`` (its timer), ``sim.request`` (``GET /events`` served by
+``PaymentProvider.list_events``) and ``Shop.apply``. Conditional requests (a ``serve`` that
+answers 304 when the version is unchanged) and long polling (a ``serve`` that holds the answer
+until a change or a timeout via ``sim.at``) would go the same way.
 Introduced in notebooks/01-api-polling.ipynb (:class:`Poll`) and notebooks/04-pull-vs-push.ipynb.
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 
 from hooklab.provider import FINAL_STATUSES
 from hooklab.shop import PollSchedule
-from hooklab.sim.engine import ROW_POLL, Sim
+from hooklab.sim.engine import ROW_POLL, Sim, json_size
 
 
 class Strategy:
@@ -169,3 +170,105 @@ class Hybrid(Webhook):
 
     def describe(self) -> dict:
         return {"mode": self.mode, "interval_s": self.interval_s}
+
+
+class Feed(Strategy):
+    """A reads B's changes feed: every ``interval_s`` seconds ONE request for all records,
+    ``GET /events?after=<id>`` (the last event A has seen; plain ``/events`` before the first),
+    which B answers from ``PaymentProvider.list_events``: up to ``limit`` events in the order B
+    made them. A applies each event's payment snapshot with ``Shop.apply(..., via="feed")``. A
+    full page means more may be waiting, so A asks for the next page at once (one more request).
+
+    Cost: ``duration / interval_s`` requests plus one per full page, whatever the number of
+    records; a change waits T/2 on average (as with per-record polling at the same T); a request
+    finds nothing new with probability exp(-N·λ·T). Ticks are on a fixed grid from the start; a
+    tick that finds the last tick's pages still in flight is skipped (counted in ``skipped``):
+    those pages read on to the end of the feed anyway. With ``until_final`` (finite workloads) A
+    stops reading once every payment it knows is final, and starts again when it creates one.
+
+    Built from the engine's public API only (``sim.at``, ``sim.request``) and the two cores.
+    Introduced in notebooks/04-pull-vs-push.ipynb.
+    """
+
+    mode = "feed"
+
+    def __init__(self, interval_s: float, *, limit: int = 100, until_final: bool = False) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        if not limit >= 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.interval_s = float(interval_s)
+        self.limit = int(limit)
+        self.until_final = until_final
+        self.after: str | None = None  # the last event id A has seen
+        self.skipped = 0
+        self._busy = False  # a request of the feed is in flight
+        self._t0 = 0.0
+        self._tick_no = -1  # the grid index of the next tick; -1 while stopped
+        self._sizes: dict[str, int] = {}  # bytes of each event's JSON, worked out once
+
+    def start(self, sim: Sim, ready: Callable[[], None]) -> None:
+        self.sim = sim
+        self._t0 = sim.clock.t
+        self._schedule(0)
+        ready()
+
+    def watch(self, payment_id: str) -> None:
+        if self._tick_no < 0:  # stopped (until_final): back on the grid at the next tick
+            k = math.ceil((self.sim.clock.t - self._t0) / self.interval_s)
+            self._schedule(k)
+
+    def _schedule(self, k: int) -> None:
+        self._tick_no = k
+        self.sim.at(self._t0 + k * self.interval_s, self._tick, k)  # k * T: no drift from adding up
+
+    def _tick(self, k: int) -> None:
+        if self.until_final and self.sim.shop.payments and not self.sim.shop.pending_ids():
+            self._tick_no = -1  # nothing can change any more (see watch)
+            return
+        if self._busy:
+            self.skipped += 1
+        else:
+            self._fetch()
+        self._schedule(k + 1)
+
+    def _fetch(self) -> None:
+        self._busy = True
+        after = self.after
+        path = "/events" if after is None else f"/events?after={after}"
+        self.sim.request("feed", "GET", path, self._serve, after, self._answered)
+
+    def _serve(self, after: str | None) -> tuple[int, list[dict], int]:
+        """B answers ``GET /events?after=...`` from its core: ``{"data": [event, ...]}``."""
+        page = self.sim.provider.list_events(after, self.limit)
+        sizes = self._sizes
+        nbytes = len('{"data":[]}') + max(0, len(page) - 1)  # the envelope and the commas
+        for event in page:
+            size = sizes.get(event["id"])
+            if size is None:
+                size = sizes[event["id"]] = json_size(event)
+            nbytes += size
+        return 200, page, nbytes
+
+    def _answered(self, status: int, page: list[dict], ctx: object) -> bool:
+        apply, now = self.sim.shop.apply, self.sim.clock.t
+        news = False
+        for event in page:
+            news = apply(event["data"]["object"], "feed", now) or news
+        if page:
+            self.after = page[-1]["id"]
+        if len(page) == self.limit:
+            self._fetch()  # a full page: ask for the next one now
+        else:
+            self._busy = False
+        return news
+
+    def warmup_s(self) -> float:
+        return self.interval_s
+
+    def horizon_s(self, sim: Sim) -> float:
+        # a change waits at most one interval, or two if that tick was skipped, plus its pages
+        return 2 * self.interval_s + 4 * sim.network.delay.high_s
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "interval_s": self.interval_s, "limit": self.limit}
