@@ -66,3 +66,16 @@ def test_checkout_waits_until_a_knows():
 def test_redeliver_needs_a_delivery_first():
     with demos.webhook_pair(seed=5) as pair, pytest.raises(RuntimeError, match="nothing was delivered"):
         pair.redeliver()
+
+
+def test_a_down_is_a_real_crash_that_sqlite_survives():
+    """After a_down A is a new process: empty memory, same SQLite file, so it still knows everything."""
+    with demos.webhook_pair(seed=6) as pair:
+        (first,) = pair.checkout(1)
+        before = pair.shop
+        with pair.a_down():
+            pass
+        assert pair.shop is not before and pair.shop.core.observations == []  # memory is gone...
+        assert first["id"] in pair.shop.snapshot()  # ...what A committed is not
+        again = pair.redeliver()
+        assert again.status_code == 200 and again.json()["duplicate"] is True

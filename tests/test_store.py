@@ -115,3 +115,11 @@ def test_a_crashes_and_restarts_over_http_losing_nothing(tmp_path):
             wait_until(lambda: synced(second), what="the second settlement at the restarted A")
         second.close()
     assert len(b.core.payments) == 2
+
+
+def test_after_close_what_a_knew_stays_readable(tmp_path):
+    shop = ShopService("http://127.0.0.1:9", mode="webhook", db_path=tmp_path / "a.db")
+    shop.core.apply({"id": "pay_1", "status": "pending", "version": 1}, "create")
+    shop.close()
+    assert shop.snapshot() == {"pay_1": {"id": "pay_1", "status": "pending", "version": 1}}
+    assert SqliteStore(tmp_path / "a.db").payments["pay_1"]["version"] == 1  # and it is on disk

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -108,6 +110,7 @@ class WebhookPair:
     recorder: RecordingApp = field(repr=False)
     _restart: Callable[[], contextlib.AbstractContextManager] = field(repr=False)
     _stack: contextlib.ExitStack = field(repr=False)
+    _new_shop: Callable[[], ShopService] = field(repr=False)
 
     @property
     def webhook_url(self) -> str:
@@ -181,11 +184,19 @@ class WebhookPair:
 
     @contextlib.contextmanager
     def a_down(self) -> Iterator[None]:
-        """Stop A's server (a crash, a deploy) for the ``with`` block; restart it on the same port after."""
+        """A's process dies for the ``with`` block (a crash, a deploy); a new one starts after.
+
+        The old :class:`ShopService` is closed, so everything in its memory is gone; the new one
+        opens the same SQLite file and listens on the same port (B's registered URL stays valid),
+        so it knows every payment, processed event and secret the old one committed.
+        """
         self._stack.close()
+        self.shop.close()
         try:
             yield
         finally:
+            self.shop = self._new_shop()
+            self.recorder.app = self.shop.app
             self._stack.enter_context(self._restart())
 
     def redeliver(self) -> httpx.Response:
@@ -220,20 +231,28 @@ def webhook_pair(
     """Serve B, serve A in webhook mode (on ``clock``), register A's endpoint; stop both after the block.
 
     ``tolerance_s`` is A's replay window (seconds either side of its clock); A's app is wrapped in
-    a :class:`RecordingApp`, so the pair can hand out the real deliveries it received.
+    a :class:`RecordingApp`, so the pair can hand out the real deliveries it received. A keeps its
+    state in a SQLite file in a temporary folder, removed when the block ends.
     """
     provider = ProviderService(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
-    with serve(provider.app) as b:
-        shop = ShopService(b.url, mode="webhook", clock=clock)
-        if tolerance_s is not None:
-            shop.core.tolerance_s = tolerance_s
+    with tempfile.TemporaryDirectory(prefix="hooklab-a-") as folder, serve(provider.app) as b:
+
+        def new_shop() -> ShopService:  # A's process: memory fresh, SQLite file the same
+            shop = ShopService(b.url, mode="webhook", clock=clock, db_path=Path(folder) / "shop.db")
+            if tolerance_s is not None:
+                shop.core.tolerance_s = tolerance_s
+            return shop
+
+        shop = new_shop()
         recorder = RecordingApp(shop.app)
         stack = contextlib.ExitStack()
+        live = None
         try:
             a = stack.enter_context(serve(recorder))
             endpoint = shop.register_webhook(a.url)
             restart = lambda: serve(recorder, port=a.port)  # noqa: E731 (same port: B's URL stays valid)
-            yield WebhookPair(provider, shop, b.url, a.url, endpoint, recorder, restart, stack)
+            live = WebhookPair(provider, shop, b.url, a.url, endpoint, recorder, restart, stack, new_shop)
+            yield live
         finally:
             stack.close()
-            shop.close()
+            (live.shop if live is not None else shop).close()

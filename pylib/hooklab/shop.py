@@ -92,6 +92,19 @@ class Shop:
         """Every payment as A knows it: ``{id: payment_dict}`` (same shape as B's snapshot)."""
         return {pid: dict(p) for pid, p in self.payments.items()}
 
+    def detach_store(self) -> SqliteStore | None:
+        """Keep an in-memory copy of the state and stop using the store (before it is closed).
+
+        What A knew stays readable after its database is closed, e.g. in a notebook cell after the
+        ``with`` block that ran A. Returns the store that was detached.
+        """
+        store, self.store = self.store, None
+        if store is not None:
+            self.payments = dict(self.payments)
+            self.processed_events = set(self.processed_events)
+            self._atomic = contextlib.nullcontext
+        return store
+
     # --- push -----------------------------------------------------------------------------
     def add_webhook_secret(self, secret: str) -> None:
         """Trust one more signing secret (keep the old one during a rotation)."""

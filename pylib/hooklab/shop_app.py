@@ -189,6 +189,8 @@ class ShopService:
         self.stop_poller()
         self.client.close()
         if self.store is not None:
+            with self.lock:
+                self.core.detach_store()  # what A knew stays readable after close
             self.store.close()
 
     @contextlib.asynccontextmanager

@@ -93,7 +93,9 @@ class SqliteStore:
         self._in_transaction = False
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            self._conn.execute("PRAGMA synchronous=FULL")  # committed means on disk
+            # NORMAL in WAL mode: a commit survives the process crashing (what the demos show); only
+            # an OS crash or power cut may lose the last commits. FULL would fsync every write.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
         self.payments: MutableMapping[str, dict] = _Payments(self)
         self.processed_events: MutableSet[str] = _EventIds(self)
