@@ -110,3 +110,9 @@ def test_relative_links_lead_somewhere(path):
             if "://" in target or target.startswith("mailto:"):
                 continue
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+def test_readme_lists_every_notebook():
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    missing = [p.name for p in PATHS if f"notebooks/{p.name}" not in readme]
+    assert not missing, f"add these to the README's notebook table: {missing}"
