@@ -98,3 +98,26 @@ def test_provider_and_consumer_processes_work_together():
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=10)
+
+
+def test_a_restarted_with_its_db_does_not_register_twice(tmp_path):
+    b_port, a_port = _free_port(), _free_port()
+    db = str(tmp_path / "shop.db")
+    consumer = [*HOOKLAB, "consumer", "--provider", f"http://127.0.0.1:{b_port}", "--mode", "webhook",
+                "--port", str(a_port), "--db", db]  # fmt: skip
+    b = subprocess.Popen([*HOOKLAB, "provider", "--port", str(b_port)], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{b_port}/health", b)
+        for _ in range(2):  # start A, stop it, start it again on the same file
+            a = subprocess.Popen(consumer, stderr=subprocess.PIPE, text=True)
+            try:
+                _wait_for(f"http://127.0.0.1:{a_port}/health", a)
+            finally:
+                a.terminate()
+                a.wait(timeout=10)
+        endpoints = httpx.get(f"http://127.0.0.1:{b_port}/webhook-endpoints").json()["data"]
+        assert [e["url"] for e in endpoints] == [f"http://127.0.0.1:{a_port}/webhooks/payments"]
+        assert "secret" not in endpoints[0]  # shown once, at registration
+    finally:
+        b.terminate()
+        b.wait(timeout=10)

@@ -294,6 +294,10 @@ class PaymentProvider:
         self.endpoints[endpoint.id] = endpoint
         return endpoint.to_dict()
 
+    def list_endpoints(self) -> list[dict]:
+        """Registered endpoints, oldest first, without their secrets (B shows a secret only once)."""
+        return [{"id": e.id, "url": e.url} for e in self.endpoints.values()]
+
     def _enqueue_deliveries(self, event: dict, now: float) -> None:
         if not self.endpoints:
             return

@@ -1,6 +1,6 @@
 """System B over HTTP: a Starlette app around :class:`~hooklab.provider.PaymentProvider`.
 
-Routes: ``POST /payments``, ``GET /payments/{id}``, ``POST /webhook-endpoints``,
+Routes: ``POST /payments``, ``GET /payments/{id}``, ``POST``/``GET /webhook-endpoints``,
 ``GET /events`` and ``GET /health``. A background task (started by the app's lifespan, so it
 runs inside the server's event loop) settles payments when due and delivers webhooks with an
 async httpx client, so a slow or dead endpoint never blocks the API.
@@ -75,6 +75,7 @@ class ProviderService:
                 Route("/payments", self.create_payment, methods=["POST"]),
                 Route("/payments/{payment_id}", self.get_payment, methods=["GET"]),
                 Route("/webhook-endpoints", self.register_endpoint, methods=["POST"]),
+                Route("/webhook-endpoints", self.list_endpoints, methods=["GET"]),
                 Route("/events", self.list_events, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
             ],
@@ -104,6 +105,12 @@ class ProviderService:
         with self.lock:
             endpoint = self.core.register_endpoint(url)
         return JSONResponse(endpoint, status_code=201)
+
+    async def list_endpoints(self, request: Request) -> JSONResponse:
+        mark(request, "view")
+        with self.lock:
+            endpoints = self.core.list_endpoints()
+        return JSONResponse({"data": endpoints})
 
     async def list_events(self, request: Request) -> JSONResponse:
         mark(request, "view")

@@ -195,7 +195,9 @@ class ShopService:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
-        if self.mode == "webhook" and self.public_url:
+        # a restarted A with its SQLite file is still registered: registering again would make
+        # B deliver every event twice
+        if self.mode == "webhook" and self.public_url and not self.core.webhook_secrets:
             await run_in_threadpool(self.register_webhook)
         if self.mode == "poll":
             self.start_poller()
