@@ -22,8 +22,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "Installing hooklab and its pinned tools into $(VENV)/ (about a minute the first time) ..."
+	$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+	@echo "Ready: $(VENV)/bin/hooklab, $(VENV)/bin/jupyter"
 
 setup: $(STAMP)
 
