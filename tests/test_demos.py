@@ -52,7 +52,7 @@ def test_webhook_pair_survives_a_down_and_redelivers_as_duplicate():
     attempts = demos.delivery_attempts(pair)
     assert attempts["answer"].tolist() == ["no answer", "no answer", "200", "200"]
     waited, planned = attempts["waited_s"].iloc[1:3], attempts["planned_wait_s"].iloc[1:3]
-    assert ((waited - planned) >= 0).all() and ((waited - planned) < 0.3).all()
+    assert ((waited - planned) >= 0).all() and ((waited - planned) < 0.5).all()
 
 
 def test_checkout_waits_until_a_knows():
