@@ -121,3 +121,30 @@ def test_a_restarted_with_its_db_does_not_register_twice(tmp_path):
     finally:
         b.terminate()
         b.wait(timeout=10)
+
+
+def test_consumer_without_provider_says_what_to_do():
+    """Webhook mode needs B to register with: a plain error and exit 1, not a startup traceback."""
+    dead = f"http://127.0.0.1:{_free_port()}"
+    done = subprocess.run(
+        [*HOOKLAB, "consumer", "--provider", dead, "--mode", "webhook", "--port", str(_free_port())],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "hooklab provider" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_order_while_provider_is_down_is_502_with_advice():
+    from hooklab.serving import serve
+    from hooklab.shop_app import ShopService
+
+    service = ShopService(f"http://127.0.0.1:{_free_port()}", mode="poll", timeout_s=1.0)
+    try:
+        with serve(service.app) as a:
+            response = httpx.post(f"{a.url}/orders", json={"amount": 1999, "currency": "eur"})
+        assert response.status_code == 502
+        error = response.json()["error"]
+        assert error["code"] == "provider_unavailable" and "hooklab provider" in error["message"]
+        assert service.snapshot() == {}
+    finally:
+        service.close()

@@ -64,6 +64,16 @@ def format_table(columns: dict[str, dict], keys: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _provider_answers(url: str) -> bool:
+    """Whether System B answers ``GET /health`` at ``url`` within a second."""
+    import httpx
+
+    try:
+        return httpx.get(url.rstrip("/") + "/health", timeout=1.0).status_code == 200
+    except (httpx.HTTPError, httpx.InvalidURL):
+        return False
+
+
 def cmd_provider(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -91,6 +101,16 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     service = ShopService(
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db
     )
+    if not _provider_answers(args.provider):
+        start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
+        if args.mode == "webhook" and not service.core.webhook_secrets:
+            # A must register its URL with B before it can serve; without B that fails in uvicorn's
+            # startup with a traceback, so say it plainly instead
+            print(f"error: System B at {args.provider} is not answering, so A cannot register its "
+                  f"webhook URL; {start_b}", file=sys.stderr)  # fmt: skip
+            service.close()
+            return 1
+        print(f"warning: System B at {args.provider} is not answering yet; {start_b}", file=sys.stderr)
     print(
         f"System A (shop) in {args.mode} mode on {public_url}, provider {args.provider}. "
         f'Create a payment with: curl -X POST {public_url}/orders -d \'{{"amount": 1999, "currency": "eur"}}\'',
@@ -183,9 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--settle-mean",
         type=_positive_float,
         default=2.0,
-        help="mean seconds until a payment settles",
+        help="mean seconds until a payment settles (default %(default)s)",
     )
-    p.add_argument("--failure-share", type=_share, default=0.1, help="share of payments that fail (0..1)")
+    p.add_argument(
+        "--failure-share",
+        type=_share,
+        default=0.1,
+        help="share of payments that fail, 0..1 (default %(default)s)",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
     p.set_defaults(func=cmd_provider)
 
@@ -193,7 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000")
     c.add_argument("--mode", choices=("poll", "webhook"), required=True, help="how A learns of changes")
     c.add_argument(
-        "--interval", type=_positive_float, default=1.0, help="poll interval in seconds (poll mode)"
+        "--interval",
+        type=_positive_float,
+        default=1.0,
+        help="poll interval in seconds, poll mode (default %(default)s)",
     )
     c.add_argument(
         "--port",
@@ -217,8 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=20,
         help="payments to create (default %(default)s)",
     )
-    d.add_argument("--interval", type=_positive_float, default=1.0, help="poll interval in seconds")
-    d.add_argument("--seed", type=int, default=0, help="seed for amounts, ids and settlement times")
+    d.add_argument(
+        "--interval", type=_positive_float, default=1.0, help="poll interval in seconds (default %(default)s)"
+    )
+    d.add_argument(
+        "--seed", type=int, default=0, help="seed for amounts, ids and settlement times (default %(default)s)"
+    )
     d.add_argument(
         "--json",
         action="store_true",
@@ -264,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="median one-way network delay, s (default %(default)s)",
     )
     s.add_argument(
-        "--failure-prob", type=_share, default=0.0, help="chance a webhook delivery attempt fails (0..1)"
+        "--failure-prob",
+        type=_share,
+        default=0.0,
+        help="chance a webhook delivery attempt fails, 0..1 (default %(default)s)",
     )
     s.add_argument(
         "--reconcile", type=_positive_float, default=600.0,

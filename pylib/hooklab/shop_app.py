@@ -219,7 +219,15 @@ class ShopService:
         mark(request, "create")
         amount, currency = validate_payment_request(parse_json(await read_body(request)))
         # create_payment blocks on B; a worker thread keeps A's event loop free meanwhile
-        payment = await run_in_threadpool(self.create_payment, amount, currency)
+        try:
+            payment = await run_in_threadpool(self.create_payment, amount, currency)
+        except ConnectionError as err:
+            # B being down is not a bug of A's: say so (502) and what to do, instead of a 500 and a traceback
+            raise ApiError(
+                502, "provider_unavailable",
+                f"{err} Start System B first (hooklab provider) or check A's --provider URL, "
+                "then retry the order",
+            ) from None  # fmt: skip
         return JSONResponse(payment, status_code=201)
 
     async def list_payments(self, request: Request) -> JSONResponse:
