@@ -16,6 +16,10 @@ help:
 	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
 	@echo "make benchmarks  print measured performance figures"
 	@echo "make lint        ruff check + format check"
+	@echo "make format      ruff fix + format"
+	@echo "make test-fast   the Python tests only (no nbval), stop at the first failure"
+	@echo "make constraints regenerate constraints.txt from the installed versions"
+	@echo "make clean       remove .venv and caches"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hooklab needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
