@@ -71,7 +71,10 @@ def verdict(verify: Callable[..., object], *args: object, **kwargs: object) -> s
 
 
 def with_timestamp(header: str, timestamp: int) -> str:
-    """``header`` with its ``t=`` replaced by ``timestamp`` and every ``v1`` kept: a re-dated replay."""
+    """``header`` with its ``t=`` replaced by ``timestamp`` and every ``v1`` kept: a re-dated replay.
+
+    Introduced in notebooks/03-signature-verification.ipynb.
+    """
     items = [f"t={timestamp}" if item.startswith("t=") else item for item in header.split(",")]
     return ",".join(items)
 

@@ -24,7 +24,10 @@ class WallClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to. For unit tests and step-by-step demos."""
+    """A clock that moves only when told to. For unit tests and step-by-step demos.
+
+    Introduced in notebooks/02-webhooks.ipynb.
+    """
 
     def __init__(self, start: float = 0.0) -> None:
         self.t = float(start)

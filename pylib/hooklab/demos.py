@@ -69,7 +69,10 @@ def delivery_attempts(live: WebhookPair) -> pd.DataFrame:
 
 
 def attempt_times(retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE) -> list[float]:
-    """Seconds after a change at which B tries to deliver it: 0, then after each retry wait."""
+    """Seconds after a change at which B tries to deliver it: 0, then after each retry wait.
+
+    Introduced in notebooks/02-webhooks.ipynb.
+    """
     return [0.0, *accumulate(retry_schedule)]
 
 
@@ -78,7 +81,7 @@ def first_attempt_after(
 ) -> int | None:
     """Which attempt (1 = the first) reaches A if A is down for ``down_s`` s from the change on.
 
-    ``None`` if B gives up first: the event is lost unless A reconciles (notebooks/05-reliability.ipynb).
+    ``None`` if B gives up first: the event is lost unless A reconciles (05 · Reliability, planned).
     Introduced in notebooks/02-webhooks.ipynb (an exercise checks against it).
     """
     for number, at in enumerate(attempt_times(retry_schedule), start=1):

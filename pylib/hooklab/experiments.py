@@ -36,7 +36,10 @@ def live_frames(provider: ProviderService, shop: ShopService) -> tuple[pd.DataFr
 
 
 def requests_per_hour(records: float, interval_s: float) -> float:
-    """Polling load on B: every record asked once per interval, ``records * 3600 / interval_s``."""
+    """Polling load on B: every record asked once per interval, ``records * 3600 / interval_s``.
+
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
     return records * 3600.0 / interval_s
 
 
@@ -49,7 +52,10 @@ def min_interval_under_limit(records: float, limit_per_hour: float = GITHUB_RATE
 
 
 def max_records_under_limit(interval_s: float, limit_per_hour: float = GITHUB_RATE_LIMIT_PER_HOUR) -> int:
-    """How many records one client can poll every ``interval_s`` without passing the limit."""
+    """How many records one client can poll every ``interval_s`` without passing the limit.
+
+    Introduced in notebooks/01-api-polling.ipynb.
+    """
     return math.floor(limit_per_hour * interval_s / 3600.0)
 
 

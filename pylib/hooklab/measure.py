@@ -95,6 +95,8 @@ def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dic
     ``requests`` counts the requests that carry news in this mode (A's polls, B's delivery
     attempts, failed ones included, or A's changes-feed pages), as their sender logged them; ``empty_responses`` those of
     them that told A nothing new. Latency is over detected changes; ``None`` if there are none.
+
+    Introduced in notebooks/01-api-polling.ipynb.
     """
     if mode not in MODE_KINDS:
         raise ValueError(f"mode must be one of {tuple(MODE_KINDS)}, got {mode!r}")

@@ -233,6 +233,8 @@ def webhook_pair(
     ``tolerance_s`` is A's replay window (seconds either side of its clock); A's app is wrapped in
     a :class:`RecordingApp`, so the pair can hand out the real deliveries it received. A keeps its
     state in a SQLite file in a temporary folder, removed when the block ends.
+
+    Introduced in notebooks/02-webhooks.ipynb (through :func:`hooklab.demos.webhook_pair`).
     """
     provider = ProviderService(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
     with tempfile.TemporaryDirectory(prefix="hooklab-a-") as folder, serve(provider.app) as b:

@@ -36,7 +36,10 @@ FIGSIZE = (7.5, 3.6)
 
 
 def use_style() -> None:
-    """Apply the series' plot style (call once in a notebook's setup cell)."""
+    """Apply the series' plot style (call once in a notebook's setup cell).
+
+    Introduced in notebooks/00-index.ipynb.
+    """
     mpl.rcParams.update(
         {
             "figure.figsize": FIGSIZE,

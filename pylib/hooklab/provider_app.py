@@ -51,6 +51,8 @@ class ProviderService:
 
     Serve ``service.app`` with :func:`hooklab.serving.serve` (or uvicorn). All access to the
     core goes through ``service.lock``, so tests and notebooks may read it from another thread.
+
+    Introduced in notebooks/01-api-polling.ipynb (first run in the smoke check of notebooks/00-index.ipynb).
     """
 
     def __init__(

@@ -48,7 +48,10 @@ def _bind(port: int) -> socket.socket:
 
 @contextlib.contextmanager
 def serve(app, port: int = 0, *, log_level: str = "warning") -> Iterator[Running]:
-    """Serve ``app`` on ``127.0.0.1:port`` (0 = any free port) until the ``with`` block ends."""
+    """Serve ``app`` on ``127.0.0.1:port`` (0 = any free port) until the ``with`` block ends.
+
+    Introduced in notebooks/01-api-polling.ipynb (first run in the smoke check of notebooks/00-index.ipynb).
+    """
     sock = _bind(port)
     config = uvicorn.Config(
         app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=2, access_log=False

@@ -47,7 +47,10 @@ class WebhookReply:
 
 
 class Shop:
-    """A's view of B's payments, the inbox of processed event ids, and what it learned when."""
+    """A's view of B's payments, the inbox of processed event ids, and what it learned when.
+
+    Introduced in notebooks/02-webhooks.ipynb.
+    """
 
     def __init__(
         self,
@@ -75,7 +78,7 @@ class Shop:
         """Take a payment snapshot; return ``True`` if it is newer than what A knew (news).
 
         Older or equal versions are ignored, so late or duplicated snapshots never move A's view
-        backwards (ordering, see notebooks/05-reliability.ipynb).
+        backwards (ordering: notebooks/02-webhooks.ipynb, section 5.4).
         """
         now = self.clock.now() if now is None else now
         known = self.payments.get(payment["id"])

@@ -47,6 +47,8 @@ class ShopService:
     on the same file after a crash knows every payment, every processed event and its secret. In
     webhook mode call :meth:`register_webhook` with the URL A is served at (or pass
     ``public_url``, and the app registers itself when it starts).
+
+    Introduced in notebooks/01-api-polling.ipynb.
     """
 
     def __init__(

@@ -145,7 +145,7 @@ class Webhook(Strategy):
 class Hybrid(Webhook):
     """Webhooks for speed plus slow reconciliation polling (every ``interval_s``) for safety:
     a change whose every delivery failed is still learned within one reconciliation interval.
-    Introduced in notebooks/04-pull-vs-push.ipynb (and notebooks/05-reliability.ipynb).
+    Introduced in notebooks/04-pull-vs-push.ipynb (and 05 · Reliability, planned).
     """
 
     mode = "hybrid"
