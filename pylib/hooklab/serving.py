@@ -33,7 +33,8 @@ class Running:
 def _bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # small responses go out in two writes (head, body): without this, Nagle + delayed ACK add ~40 ms
+    # small responses go out in two writes (head, body): without this, Nagle + delayed ACK add ~40 ms.
+    # asyncio would set it per connection only if this socket's proto were IPPROTO_TCP (it is 0)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((HOST, port))
