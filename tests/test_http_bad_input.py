@@ -54,12 +54,15 @@ def test_unknown_payment_id_is_404_json(provider, client):
 @pytest.mark.parametrize(
     ("method", "path", "status", "code"),
     [("GET", "/nope", 404, "unknown_route"), ("DELETE", "/payments", 405, "method_not_allowed"),
-     ("PUT", "/payments/pay_1", 405, "method_not_allowed")],
+     ("PUT", "/payments/pay_1", 405, "method_not_allowed"), ("DELETE", "/webhook-endpoints", 405, "method_not_allowed")],
 )  # fmt: skip
 def test_unknown_route_or_method_is_json(provider, client, method, path, status, code):
     service, url = provider
     response = client.request(method, url + path)
     assert response.status_code == status and error_of(response)["code"] == code
+    if status == 405:  # says which methods would work, in the message and in Allow
+        allowed = response.headers["allow"]
+        assert allowed and allowed in error_of(response)["message"]
     assert service.core.payments == {}
 
 

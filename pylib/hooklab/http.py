@@ -52,11 +52,16 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status)
     if isinstance(exc, HTTPException):
         code = {404: "unknown_route", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        allowed = (exc.headers or {}).get("Allow", "")
         message = {
             404: f"no route {request.method} {request.url.path}; see the README for the API",
-            405: f"{request.method} is not allowed on {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}; use {allowed or 'another method'}",
         }.get(exc.status_code, str(exc.detail))
-        return JSONResponse(ApiError(exc.status_code, code, message).to_dict(), status_code=exc.status_code)
+        return JSONResponse(
+            ApiError(exc.status_code, code, message).to_dict(),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
     # A bug of ours: still JSON, still says what to do.
     err = ApiError(500, "internal_error", f"{type(exc).__name__}: {exc}; please report this as a hooklab bug")
     return JSONResponse(err.to_dict(), status_code=500)

@@ -76,8 +76,7 @@ class ProviderService:
             routes=[
                 Route("/payments", self.create_payment, methods=["POST"]),
                 Route("/payments/{payment_id}", self.get_payment, methods=["GET"]),
-                Route("/webhook-endpoints", self.register_endpoint, methods=["POST"]),
-                Route("/webhook-endpoints", self.list_endpoints, methods=["GET"]),
+                Route("/webhook-endpoints", self.webhook_endpoints, methods=["GET", "POST"]),
                 Route("/events", self.list_events, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
             ],
@@ -108,6 +107,12 @@ class ProviderService:
             endpoint = self.core.register_endpoint(url)
         return JSONResponse(endpoint, status_code=201)
 
+    async def webhook_endpoints(self, request: Request) -> JSONResponse:
+        # one route for both methods, so a wrong method's 405 lists them both in Allow
+        if request.method == "POST":
+            return await self.register_endpoint(request)
+        return await self.list_endpoints(request)
+
     async def list_endpoints(self, request: Request) -> JSONResponse:
         mark(request, "view")
         with self.lock:
@@ -117,7 +122,8 @@ class ProviderService:
     async def list_events(self, request: Request) -> JSONResponse:
         mark(request, "view")
         with self.lock:
-            events = self.core.list_events(request.query_params.get("after"))
+            # ?after= with no value means "from the start", like leaving it out
+            events = self.core.list_events(request.query_params.get("after") or None)
         return JSONResponse({"data": events})
 
     async def health(self, request: Request) -> JSONResponse:
