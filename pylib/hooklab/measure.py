@@ -38,8 +38,6 @@ SUMMARY_KEYS = (
     "latency_p95_s",
     "latency_max_s",
 )
-#: Which request kind carries the news in each mode.
-MODE_KIND = {"poll": "poll", "webhook": "webhook", "feed": "feed"}
 #: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls;
 #: ``feed``: A's ``GET /events`` requests, every page, notebooks/04-pull-vs-push.ipynb).
 MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook"), "feed": ("feed",)}

@@ -68,9 +68,7 @@ class SimRun:
         return self.sim.shop.snapshot() == self.sim.provider.snapshot()
 
 
-def make_workload(
-    workload: str | Workload | None, rate_per_s: float, settlement: SettlementModel | None = None
-) -> Workload:
+def make_workload(workload: str | Workload | None, rate_per_s: float) -> Workload:
     """A workload object from a name (``poisson``, ``bursts``, ``daily``, ``settlement``)."""
     if isinstance(workload, Workload):
         return workload
@@ -139,11 +137,11 @@ def simulate(
     if network is None:
         delay = LogNormalDelay() if delay_s is None else LogNormalDelay(median_s=delay_s)
         network = Network(delay=delay, failure_prob=failure_prob)
-    work = make_workload(workload, rate_per_s, settlement)
-    strategy = make_strategy(mode, interval_s, until_final=work.finite, reconcile_s=reconcile_s)
+    work = make_workload(workload, rate_per_s)
+    finite = work.finite
+    strategy = make_strategy(mode, interval_s, until_final=finite, reconcile_s=reconcile_s)
     sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule)
     sim.on_created = strategy.watch
-    finite = work.finite
     if not finite and not (duration_s is not None and duration_s > 0):
         raise ValueError(f"duration_s must be > 0 for a {type(work).__name__} workload, got {duration_s}")
     spread = 0.0 if finite else strategy.warmup_s()
