@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from hooklab.measure import change_latencies
+from hooklab.live import frames_since
 from hooklab.provider_app import ProviderService
 from hooklab.shop_app import ShopService
 
@@ -29,10 +29,7 @@ def live_frames(provider: ProviderService, shop: ShopService) -> tuple[pd.DataFr
     """
     requests = shop.log.to_frame()
     t0 = float(requests["time"].min()) if len(requests) else 0.0
-    requests["time"] -= t0
-    latencies = change_latencies(provider.core.changes, shop.core.observations)
-    latencies[["changed_at", "learned_at"]] -= t0
-    return requests, latencies
+    return frames_since(t0, requests, provider, shop)
 
 
 def requests_per_hour(records: float, interval_s: float) -> float:

@@ -59,13 +59,24 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0, what: str
     return time.monotonic() - started
 
 
-def _settled_and_known(provider: ProviderService, shop: ShopService) -> bool:
+def synced(provider: ProviderService, shop: ShopService) -> bool:
+    """B has settled everything and finished every delivery, and A's view equals B's."""
     with provider.lock:
-        b_done = provider.core.all_settled() and not any(
-            d.state in ("pending", "in_flight") for d in provider.core.deliveries.values()
+        b_done = provider.core.all_settled() and all(
+            d.state in ("delivered", "failed") for d in provider.core.deliveries.values()
         )
         b_state = provider.core.snapshot()
     return b_done and shop.snapshot() == b_state
+
+
+def frames_since(
+    t0: float, requests: pd.DataFrame, provider: ProviderService, shop: ShopService
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``requests`` and the per-change latencies of a live run, times in seconds since ``t0``."""
+    requests["time"] -= t0
+    latencies = change_latencies(provider.core.changes, shop.core.observations)
+    latencies[["changed_at", "learned_at"]] -= t0
+    return requests, latencies
 
 
 def run_live(
@@ -100,7 +111,7 @@ def run_live(
                 next_report = [time.monotonic() + PROGRESS_EVERY_S]
 
                 def finished() -> bool:
-                    if _settled_and_known(provider, shop):
+                    if synced(provider, shop):
                         return True
                     if time.monotonic() >= next_report[0]:  # a heartbeat, so a slow run never looks stuck
                         next_report[0] += PROGRESS_EVERY_S
@@ -114,10 +125,7 @@ def run_live(
                 wall_s = time.time() - t0
         finally:
             shop.close()
-    requests = combine(provider.log, shop.log)
-    requests["time"] -= t0
-    latencies = change_latencies(provider.core.changes, shop.core.observations)
-    latencies[["changed_at", "learned_at"]] -= t0
+    requests, latencies = frames_since(t0, combine(provider.log, shop.log), provider, shop)
     say(f"{mode}: done in {wall_s:.1f} s")
     return LiveRun(
         mode=mode,

@@ -21,7 +21,7 @@ import httpx
 
 from hooklab.clock import Clock
 from hooklab.http import SENDER_HEADER
-from hooklab.live import wait_until
+from hooklab.live import synced, wait_until
 from hooklab.provider import DEFAULT_RETRY_SCHEDULE, FINAL_STATUSES, SIGNATURE_HEADER, SettlementModel
 from hooklab.provider_app import ProviderService
 from hooklab.serving import serve
@@ -165,13 +165,7 @@ class WebhookPair:
 
     def synced(self) -> bool:
         """B has settled everything and finished every delivery, and A's view equals B's."""
-        with self.provider.lock:
-            core = self.provider.core
-            done = core.all_settled() and all(
-                d.state in ("delivered", "failed") for d in core.deliveries.values()
-            )
-            state = core.snapshot()
-        return done and self.shop.snapshot() == state
+        return synced(self.provider, self.shop)
 
     def wait_until_synced(self, timeout_s: float = 15.0) -> float:
         return wait_until(self.synced, timeout_s, "A to learn every change B made")
