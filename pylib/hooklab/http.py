@@ -140,6 +140,33 @@ def request_size(request: httpx.Request, response: httpx.Response | None) -> int
     return len(request.content) + (len(response.content) if response is not None else 0)
 
 
+def record_sent(
+    log: RequestLog,
+    request: httpx.Request,
+    response: httpx.Response | None,
+    *,
+    receiver: str,
+    kind: str,
+    started_at: float,
+    duration_s: float,
+    news: bool | None = None,
+) -> None:
+    """Write the ``out`` row for one request this system sent (``response`` ``None``: no answer)."""
+    log.record(
+        time=started_at,
+        direction="out",
+        sender=log.observer,
+        receiver=receiver,
+        kind=kind,
+        method=request.method,
+        path=request.url.path,
+        status=None if response is None else response.status_code,
+        duration_s=duration_s,
+        bytes=request_size(request, response),
+        news=news,
+    )
+
+
 def logged_send(
     client: httpx.Client,
     log: RequestLog,
@@ -150,16 +177,18 @@ def logged_send(
     url: str,
     clock,
     json_body: object = None,
+    content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     news_of: Callable[[httpx.Response], bool | None] | None = None,
 ) -> httpx.Response | None:
-    """Send one request and log it as an ``out`` row. ``None`` if no response (server down).
+    """Send one request (a JSON body, or raw ``content``) and log it as an ``out`` row.
 
-    ``news_of(response)`` runs before the row is written, so the row can say whether the answer
-    told the sender something new (a poll that found a change).
+    ``None`` if no response (server down). ``news_of(response)`` runs before the row is written,
+    so the row can say whether the answer told the sender something new (a poll that found a
+    change).
     """
     request = client.build_request(
-        method, url, json=json_body, headers={SENDER_HEADER: log.observer, **(headers or {})}
+        method, url, json=json_body, content=content, headers={SENDER_HEADER: log.observer, **(headers or {})}
     )
     started_at, t0 = clock.now(), time.perf_counter()
     try:
@@ -168,17 +197,14 @@ def logged_send(
         response = None
     duration = time.perf_counter() - t0
     news = news_of(response) if (news_of is not None and response is not None) else None
-    log.record(
-        time=started_at,
-        direction="out",
-        sender=log.observer,
+    record_sent(
+        log,
+        request,
+        response,
         receiver=receiver,
         kind=kind,
-        method=method,
-        path=request.url.path,
-        status=None if response is None else response.status_code,
+        started_at=started_at,
         duration_s=duration,
-        bytes=request_size(request, response),
         news=news,
     )
     return response

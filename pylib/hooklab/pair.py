@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from hooklab.clock import Clock
-from hooklab.http import SENDER_HEADER
+from hooklab.http import logged_send
 from hooklab.live import synced, wait_until
 from hooklab.provider import DEFAULT_RETRY_SCHEDULE, FINAL_STATUSES, SIGNATURE_HEADER, SettlementModel
 from hooklab.provider_app import ProviderService
@@ -203,13 +202,13 @@ class WebhookPair:
             if not delivered:
                 raise RuntimeError("nothing was delivered yet: take a payment first (pair.checkout())")
             url, headers, body = delivered[-1].request(self.provider.clock.now())
-        started, t0 = self.provider.clock.now(), time.perf_counter()
-        response = httpx.post(url, content=body, headers={**headers, SENDER_HEADER: self.provider.name})
-        self.provider.log.record(
-            time=started, direction="out", sender="B", receiver="A", kind="webhook", method="POST",
-            path=WEBHOOK_PATH, status=response.status_code, duration_s=time.perf_counter() - t0,
-            bytes=len(body) + len(response.content),
-        )  # fmt: skip
+        with httpx.Client() as client:
+            response = logged_send(
+                client, self.provider.log, receiver="A", kind="webhook", method="POST", url=url,
+                clock=self.provider.clock, content=body, headers=headers,
+            )  # fmt: skip
+        if response is None:
+            raise ConnectionError(f"A is not answering at {url}; is it down (pair.a_down())?")
         return response
 
 

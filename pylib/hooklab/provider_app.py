@@ -30,7 +30,7 @@ from hooklab.http import (
     mark,
     parse_json,
     read_body,
-    request_size,
+    record_sent,
 )
 from hooklab.provider import (
     DEFAULT_RETRY_SCHEDULE,
@@ -178,21 +178,19 @@ class ProviderService:
         started_at, t0 = self.clock.now(), time.perf_counter()
         try:
             response = await client.send(request)
-            status = response.status_code
         except httpx.TransportError:
-            response, status = None, None
-        self.log.record(
-            time=started_at,
-            direction="out",
-            sender=self.name,
+            response = None
+        duration = time.perf_counter() - t0
+        record_sent(
+            self.log,
+            request,
+            response,
             receiver="A",
             kind="webhook",
-            method="POST",
-            path=request.url.path,
-            status=status,
-            duration_s=time.perf_counter() - t0,
-            bytes=request_size(request, response),
+            started_at=started_at,
+            duration_s=duration,
         )
+        status = None if response is None else response.status_code
         with self.lock:
             self.core.delivery_finished(delivery, status, self.clock.now())
         self._poke()
