@@ -249,6 +249,14 @@ def _check_now(now: object) -> None:
     raise TypeError(f"now must be a Unix time in seconds (int or float) or None; got {now!r}")
 
 
+def _check_settings(tolerance: object, now: object) -> None:
+    """The caller's settings, checked before any request data; the common cases cost two compares."""
+    if type(tolerance) is not int or tolerance <= 0:
+        _check_tolerance(tolerance)
+    if now is not None and (type(now) is not float or now != now):  # now != now: NaN
+        _check_now(now)
+
+
 def _check_time(ts: int, tolerance: float | None, now: float | None, scheme: str) -> None:
     if tolerance is None:
         return
@@ -502,10 +510,7 @@ def verify_stripe(
     Raises :class:`SignatureError` (and nothing else, for any payload, header or secret) with
     ``.reason`` in :data:`REASONS`. Introduced in notebooks/03-signature-verification.ipynb.
     """
-    if type(tolerance) is not int or tolerance <= 0:
-        _check_tolerance(tolerance)
-    if now is not None and (type(now) is not float or now != now):  # now != now: NaN
-        _check_now(now)
+    _check_settings(tolerance, now)
     body = payload if type(payload) is bytes else _payload_bytes(payload, "stripe")
     if type(header) is not str or not header:
         header = _header_str(header, STRIPE_SIGNATURE_HEADER, "stripe")
@@ -706,10 +711,7 @@ def verify_standard(
     Raises :class:`SignatureError` (and nothing else, for any payload, headers or secret) with
     ``.reason`` in :data:`REASONS`. Introduced in notebooks/03-signature-verification.ipynb.
     """
-    if type(tolerance) is not int or tolerance <= 0:
-        _check_tolerance(tolerance)
-    if now is not None and (type(now) is not float or now != now):  # now != now: NaN
-        _check_now(now)
+    _check_settings(tolerance, now)
     body = payload if type(payload) is bytes else _payload_bytes(payload, "standard")
     msg_id, ts_text, sig_header = _standard_header_values(headers)
     macs = _cached_macs(secret, "standard") if type(secret) is str else _macs(secret, "standard")
