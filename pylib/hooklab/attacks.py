@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-import time
 import timeit
 from collections.abc import Callable, Iterable, Iterator
 
 import httpx
 import pandas as pd
 
+from hooklab.clock import ShiftableClock
 from hooklab.http import SENDER_HEADER
 from hooklab.pair import CapturedRequest, RecordingApp, WebhookPair, signed_timestamp, webhook_pair
 from hooklab.provider import SIGNATURE_HEADER, SettlementModel
@@ -77,26 +77,6 @@ def with_timestamp(header: str, timestamp: int) -> str:
     """
     items = [f"t={timestamp}" if item.startswith("t=") else item for item in header.split(",")]
     return ",".join(items)
-
-
-class ShiftableClock:
-    """The wall clock plus an offset that only grows: ``shift(301)`` is "five minutes later".
-
-    Give it to System A (``ShopService(..., clock=clock)``) to replay a request *after* the
-    tolerance window without waiting for it. Introduced in notebooks/03-signature-verification.ipynb.
-    """
-
-    def __init__(self, offset_s: float = 0.0) -> None:
-        self.offset_s = float(offset_s)
-
-    def now(self) -> float:
-        return time.time() + self.offset_s
-
-    def shift(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError(f"a clock cannot go back (shift({seconds}))")
-        self.offset_s += seconds
-        return self.offset_s
 
 
 @contextlib.contextmanager

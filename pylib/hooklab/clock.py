@@ -45,3 +45,23 @@ class ManualClock:
         if t < self.t:
             raise ValueError(f"a clock cannot go back (set({t}) < now {self.t})")
         self.t = float(t)
+
+
+class ShiftableClock:
+    """The wall clock plus an offset that only grows: ``shift(301)`` is "five minutes later".
+
+    Give it to System A (``ShopService(..., clock=clock)``) to replay a request *after* the
+    tolerance window without waiting for it. Introduced in notebooks/03-signature-verification.ipynb.
+    """
+
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self.offset_s = float(offset_s)
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+    def shift(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go back (shift({seconds}))")
+        self.offset_s += seconds
+        return self.offset_s
