@@ -15,7 +15,7 @@ help:
 	@echo "make notebooks   re-execute every notebook in place so stored outputs are current"
 	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
 	@echo "make benchmarks  print measured performance figures"
-	@echo "make lint        ruff check + format check"
+	@echo "make lint        ruff check + format check + import-linter (the layers)"
 	@echo "make format      ruff fix + format"
 	@echo "make test-fast   the Python tests only (no nbval), stop at the first failure"
 	@echo "make constraints regenerate constraints.txt from the installed versions"
@@ -40,6 +40,7 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pylib tests benchmarks notebooks
 	$(BIN)/ruff format --check pylib tests benchmarks
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix pylib tests benchmarks notebooks
@@ -53,10 +54,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -x -q
 
 notebooks: $(STAMP) index
-	$(BIN)/python -m hooklab.notebook_tools execute notebooks
+	$(BIN)/python -m hooklab.lab.notebook_tools execute notebooks
 
 index: $(STAMP)
-	$(BIN)/python -m hooklab.notebook_tools index notebooks
+	$(BIN)/python -m hooklab.lab.notebook_tools index notebooks
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

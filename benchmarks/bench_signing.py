@@ -1,4 +1,4 @@
-"""How fast is hooklab.signing? Verify one 1 KB webhook, side by side with the reference libraries.
+"""How fast is hooklab.core.signing? Verify one 1 KB webhook, side by side with the reference libraries.
 
 Rows, all verifying the same valid 1024-byte JSON delivery (signed "now", so every time check
 passes):
@@ -35,7 +35,7 @@ from importlib.metadata import version
 import standardwebhooks
 import stripe
 
-from hooklab.signing import (
+from hooklab.core.signing import (
     sign_github,
     sign_stripe,
     standard_headers,

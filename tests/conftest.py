@@ -7,10 +7,10 @@ import threading
 import httpx
 import pytest
 
-from hooklab.provider import SettlementModel
-from hooklab.provider_app import ProviderService
-from hooklab.serving import serve
-from hooklab.shop_app import ShopService
+from hooklab.core.provider import SettlementModel
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
 
 FAST = SettlementModel(mean_s=0.3, min_s=0.05, failure_share=0.2)
 

@@ -1,4 +1,4 @@
-"""Tests for hooklab.attacks: the attacker's tools of notebooks/03-signature-verification.ipynb."""
+"""Tests for hooklab.lab.attacks: the attacker's tools of notebooks/03-signature-verification.ipynb."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from hooklab import attacks
-from hooklab.attacks import CapturedRequest, ShiftableClock
-from hooklab.clock import ManualClock
-from hooklab.provider import SIGNATURE_HEADER
-from hooklab.shop import Shop
-from hooklab.signing import sign_stripe, verify_stripe
+from hooklab.core.clock import ManualClock
+from hooklab.core.contract import SIGNATURE_HEADER
+from hooklab.core.shop import Shop
+from hooklab.core.signing import sign_stripe, verify_stripe
+from hooklab.lab import attacks
+from hooklab.lab.attacks import CapturedRequest, ShiftableClock
 
 SECRET = "whsec_attack_tests"
 T0 = 1_700_000_000
@@ -39,8 +39,8 @@ def captured(at: int = T0) -> CapturedRequest:
 
 
 def shop_that_processed(request: CapturedRequest, clock: ManualClock) -> Shop:
-    shop = Shop(clock, webhook_secrets=[SECRET])
-    assert shop.receive_webhook(request.body, request.headers).status == 200
+    shop = Shop(webhook_secrets=[SECRET])
+    assert shop.receive_webhook(request.body, request.headers, clock.now()).status == 200
     return shop
 
 
@@ -100,7 +100,7 @@ def test_every_early_attack_is_refused_by_the_core_and_nothing_changes():
     requests = attacks.attack_requests(genuine, now=T0 + 1)
     assert list(requests) == list(expected)
     for name, (body, headers) in requests.items():
-        reply = shop.receive_webhook(body, headers)
+        reply = shop.receive_webhook(body, headers, clock.now())
         assert (reply.status, attacks.outcome(reply.body)) == expected[name], name
     assert shop.snapshot() == before
     assert shop.processed_events == {"evt_1"}
@@ -115,7 +115,7 @@ def test_tampered_event_would_pass_dedupe_and_ordering_without_the_signature():
     assert event["data"]["object"]["version"] == 3
     # accepted by a shop that does not check signatures at all? Sign it with the real secret:
     shop = shop_that_processed(genuine, ManualClock(T0))
-    reply = shop.receive_webhook(body, {SIGNATURE_HEADER: sign_stripe(body, SECRET, T0)})
+    reply = shop.receive_webhook(body, {SIGNATURE_HEADER: sign_stripe(body, SECRET, T0)}, T0)
     assert reply.status == 200 and shop.payments["pay_1"]["status"] == "succeeded"
 
 
@@ -125,7 +125,7 @@ def test_late_replays_are_refused():
     shop = shop_that_processed(genuine, clock)
     clock.advance(301)
     outcomes = {
-        name: attacks.outcome(shop.receive_webhook(body, headers).body)
+        name: attacks.outcome(shop.receive_webhook(body, headers, clock.now()).body)
         for name, (body, headers) in attacks.late_replays(genuine, now=clock.now()).items()
     }
     assert outcomes == {"replayed late": "timestamp_too_old", "replayed late, re-dated": "signature_mismatch"}

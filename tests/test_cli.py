@@ -135,8 +135,8 @@ def test_consumer_without_provider_says_what_to_do():
 
 
 def test_order_while_provider_is_down_is_502_with_advice():
-    from hooklab.serving import serve
-    from hooklab.shop_app import ShopService
+    from hooklab.live.serving import serve
+    from hooklab.live.shop_app import ShopService
 
     service = ShopService(f"http://127.0.0.1:{_free_port()}", mode="poll", timeout_s=1.0)
     try:

@@ -1,27 +1,24 @@
-"""Tests for hooklab.demos (the live webhook demos of notebooks/02-webhooks.ipynb)."""
+"""Tests for hooklab.lab.demos (the live webhook demos of notebooks/02-webhooks.ipynb)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from hooklab import demos
-from hooklab.clock import ManualClock
-from hooklab.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider
+from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider
+from hooklab.lab import demos
 
 
 def test_registering_an_endpoint_does_not_change_the_workload():
     """Same seed, same settlement times, with or without a webhook endpoint (fair pull vs push)."""
 
     def settle_times(register: bool) -> list[float]:
-        clock = ManualClock()
-        b = PaymentProvider(clock, seed=5)
+        b = PaymentProvider(seed=5)
         if register:
             b.register_endpoint("http://127.0.0.1:9/webhooks/payments")
         for _ in range(5):
-            b.create_payment(100, "eur")
-        clock.advance(1000)
-        b.settle_due()
+            b.create_payment(100, "eur", 0.0)
+        b.settle_due(1000.0)
         return [c.changed_at for c in b.changes]
 
     assert settle_times(False) == settle_times(True)

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from hooklab.live import run_live, wait_until
-from hooklab.provider import SettlementModel
-from hooklab.provider_app import ProviderService
-from hooklab.serving import serve
-from hooklab.shop_app import ShopService
+from hooklab.core.provider import SettlementModel
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import run_live, wait_until
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
 
 QUICK = SettlementModel(mean_s=0.6, min_s=0.1, failure_share=0.2)
 
@@ -92,7 +92,7 @@ def test_a_down_loses_nothing_b_retries_until_a_is_back():
             shop.register_webhook(a_url)
         # A is down now: its port is closed. A payment settles and B tries to deliver.
         with b.lock:
-            b.core.create_payment(100, "eur")
+            b.core.create_payment(100, "eur", b.clock.now())
         b._wake.set() if b._wake else None
         wait_until(lambda: any(r.status is None for r in b.log.records()), what="a failed delivery")
         assert shop.snapshot() == {}

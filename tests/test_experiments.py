@@ -1,4 +1,4 @@
-"""Tests for hooklab.experiments: rate-limit arithmetic, sweep helpers, theory checks."""
+"""Tests for hooklab.lab.experiments: rate-limit arithmetic, sweep helpers, theory checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from hooklab import experiments, sim
+from hooklab import sim
+from hooklab.lab import experiments
 
 
 def test_rate_limit_arithmetic_is_consistent():

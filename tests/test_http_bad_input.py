@@ -8,9 +8,8 @@ import time
 import httpx
 import pytest
 
-from hooklab.errors import MAX_BODY_BYTES
-from hooklab.provider import SIGNATURE_HEADER
-from hooklab.signing import sign_stripe
+from hooklab.core.contract import MAX_BODY_BYTES, SIGNATURE_HEADER
+from hooklab.core.signing import sign_stripe
 
 
 def error_of(response: httpx.Response) -> dict:

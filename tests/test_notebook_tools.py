@@ -1,10 +1,10 @@
-"""Tests for hooklab.notebook_tools helpers that need no kernel."""
+"""Tests for hooklab.lab.notebook_tools helpers that need no kernel."""
 
 from __future__ import annotations
 
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from hooklab.notebook_tools import WIDGET_VIEW, drop_widget_state
+from hooklab.lab.notebook_tools import WIDGET_VIEW, drop_widget_state
 
 
 def test_drop_widget_state_keeps_the_plain_text_of_a_widget_output():

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hooklab.notebook_tools import TITLE_RE, index_is_current, series
+from hooklab.lab.notebook_tools import TITLE_RE, index_is_current, series
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = series(NOTEBOOKS)

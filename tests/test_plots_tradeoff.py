@@ -1,4 +1,4 @@
-"""Tests for the poll-timeline helpers of hooklab.plots_tradeoff (notebook 01 and its slider)."""
+"""Tests for the poll-timeline helpers of hooklab.lab.plots_tradeoff (notebook 01 and its slider)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hooklab import experiments, plots_tradeoff, sim  # noqa: E402
+from hooklab import sim  # noqa: E402
+from hooklab.lab import experiments, plots_tradeoff  # noqa: E402
 
 
 def test_poll_timeline_draws_the_same_lanes_as_first_lanes():

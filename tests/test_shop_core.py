@@ -6,11 +6,9 @@ import json
 
 import pytest
 
-from hooklab.clock import ManualClock
-from hooklab.errors import MAX_BODY_BYTES
-from hooklab.provider import SIGNATURE_HEADER
-from hooklab.shop import PollSchedule, Shop
-from hooklab.signing import sign_stripe
+from hooklab.core.contract import MAX_BODY_BYTES, SIGNATURE_HEADER
+from hooklab.core.shop import PollSchedule, Shop
+from hooklab.core.signing import sign_stripe
 
 SECRET = "whsec_test"
 NOW = 1_700_000_000.0
@@ -30,15 +28,15 @@ def signed(body: bytes, t=NOW, secret=SECRET):
 
 
 def shop():
-    return Shop(ManualClock(NOW), webhook_secrets=[SECRET])
+    return Shop(webhook_secrets=[SECRET])
 
 
 def test_apply_reports_news_once_and_never_goes_back():
     a = shop()
-    assert a.apply(payment(1, "pending"), "poll") is True
-    assert a.apply(payment(1, "pending"), "poll") is False
-    assert a.apply(payment(2), "poll") is True
-    assert a.apply(payment(1, "pending"), "poll") is False  # a stale answer arriving late
+    assert a.apply(payment(1, "pending"), "poll", NOW) is True
+    assert a.apply(payment(1, "pending"), "poll", NOW) is False
+    assert a.apply(payment(2), "poll", NOW) is True
+    assert a.apply(payment(1, "pending"), "poll", NOW) is False  # a stale answer arriving late
     assert a.payments["pay_1"]["version"] == 2
     assert [o.version for o in a.observations] == [1, 2]
 
@@ -46,9 +44,9 @@ def test_apply_reports_news_once_and_never_goes_back():
 def test_a_valid_webhook_is_applied_and_a_duplicate_is_not():
     a = shop()
     body = json.dumps(event()).encode()
-    first = a.receive_webhook(body, signed(body))
+    first = a.receive_webhook(body, signed(body), NOW)
     assert first.status == 200 and first.news is True and first.body["duplicate"] is False
-    again = a.receive_webhook(body, signed(body))
+    again = a.receive_webhook(body, signed(body), NOW)
     assert again.status == 200 and again.body["duplicate"] is True and again.news is False
     assert len(a.observations) == 1
 
@@ -57,7 +55,7 @@ def test_header_lookup_is_case_insensitive():
     a = shop()
     body = json.dumps(event()).encode()
     headers = {SIGNATURE_HEADER.lower(): signed(body)[SIGNATURE_HEADER]}
-    assert a.receive_webhook(body, headers).status == 200
+    assert a.receive_webhook(body, headers, NOW).status == 200
 
 
 @pytest.mark.parametrize(
@@ -76,7 +74,7 @@ def test_header_lookup_is_case_insensitive():
 def test_bad_webhooks_are_refused_with_a_reason_and_nothing_is_stored(make_request, status, code, reason):
     a = shop()
     body, headers = make_request(json.dumps(event()).encode())
-    reply = a.receive_webhook(body, headers)
+    reply = a.receive_webhook(body, headers, NOW)
     assert reply.status == status
     assert reply.body["error"]["code"] == code
     assert reply.body["error"]["message"]
@@ -87,9 +85,9 @@ def test_bad_webhooks_are_refused_with_a_reason_and_nothing_is_stored(make_reque
 
 
 def test_without_a_secret_the_endpoint_refuses_and_says_how_to_fix_it():
-    a = Shop(ManualClock(NOW))
+    a = Shop()
     body = json.dumps(event()).encode()
-    reply = a.receive_webhook(body, signed(body))
+    reply = a.receive_webhook(body, signed(body), NOW)
     assert reply.status == 503 and "POST /webhook-endpoints" in reply.body["error"]["message"]
     assert a.payments == {}
 
@@ -99,15 +97,15 @@ def test_rotation_accepts_old_and_new_secret():
     a.add_webhook_secret("whsec_new")
     for i, secret in enumerate((SECRET, "whsec_new")):
         body = json.dumps(event(eid=f"evt_{i}", pid=f"pay_{i}")).encode()
-        assert a.receive_webhook(body, signed(body, secret=secret)).status == 200
+        assert a.receive_webhook(body, signed(body, secret=secret), NOW).status == 200
 
 
 def test_out_of_order_events_keep_the_newest_state():
     a = shop()
     newer = json.dumps(event("evt_2", version=3, status="failed")).encode()
     older = json.dumps(event("evt_1", version=2, status="succeeded")).encode()
-    assert a.receive_webhook(newer, signed(newer)).news is True
-    assert a.receive_webhook(older, signed(older)).news is False
+    assert a.receive_webhook(newer, signed(newer), NOW).news is True
+    assert a.receive_webhook(older, signed(older), NOW).news is False
     assert a.payments["pay_1"]["status"] == "failed"
 
 
@@ -131,6 +129,6 @@ def test_poll_interval_must_be_positive():
 
 
 def test_signature_errors_name_hooklabs_own_header():
-    reply = shop().receive_webhook(b"{}", {SIGNATURE_HEADER: "nonsense"})
+    reply = shop().receive_webhook(b"{}", {SIGNATURE_HEADER: "nonsense"}, NOW)
     assert SIGNATURE_HEADER in reply.body["error"]["message"]
     assert "Stripe-Signature" not in reply.body["error"]["message"]

@@ -1,4 +1,4 @@
-"""Unit tests for hooklab.signing: published vectors, round trips, every reason, documented choices."""
+"""Unit tests for hooklab.core.signing: published vectors, round trips, every reason, documented choices."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-import hooklab.signing as signing
-from hooklab.signing import (
+import hooklab.core.signing as signing
+from hooklab.core.signing import (
     MALFORMED_HEADER,
     MALFORMED_PAYLOAD,
     MALFORMED_SECRET,

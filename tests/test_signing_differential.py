@@ -1,4 +1,4 @@
-"""Differential tests: hooklab.signing against the reference libraries as oracles.
+"""Differential tests: hooklab.core.signing against the reference libraries as oracles.
 
 The oracles are ``stripe.WebhookSignature.verify_header`` (stripe 16.1.0) and
 ``standardwebhooks.Webhook(secret).verify`` (standardwebhooks 1.1.0). Thousands of seeded random
@@ -85,7 +85,7 @@ import pytest
 import standardwebhooks
 import stripe
 
-from hooklab.signing import (
+from hooklab.core.signing import (
     MALFORMED_HEADER,
     MALFORMED_SECRET,
     SIGNATURE_MISMATCH,

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of hooklab.signing (hypothesis, derandomized so CI is deterministic).
+"""Property-based fuzzing of hooklab.core.signing (hypothesis, derandomized so CI is deterministic).
 
 1. For arbitrary inputs, every verify function either succeeds or raises SignatureError with a
    reason from REASONS; no other exception escapes. Inputs mix plain garbage (text, bytes, None,
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hooklab.signing import (
+from hooklab.core.signing import (
     REASONS,
     SIGNATURE_MISMATCH,
     SignatureError,

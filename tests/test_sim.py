@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hooklab import cli
-from hooklab.measure import SUMMARY_KEYS, change_latencies
-from hooklab.provider import Change, SettlementModel
-from hooklab.requestlog import COLUMNS, frame_from_rows
-from hooklab.shop import Observation
+from hooklab.core.provider import Change, SettlementModel
+from hooklab.core.shop import Observation
+from hooklab.measure.requestlog import COLUMNS, frame_from_rows
+from hooklab.measure.summary import SUMMARY_KEYS, change_latencies
 from hooklab.sim import (
     SIM_SUMMARY_KEYS,
     Bursts,
@@ -266,7 +266,7 @@ def test_sweep_rows_follow_theory():
 # --- live versus simulated ---------------------------------------------------------------------
 @pytest.mark.slow
 def test_live_and_simulated_agree():
-    from hooklab.live import run_live
+    from hooklab.live.runs import run_live
 
     settlement = SettlementModel(mean_s=1.0)
     for mode in ("poll", "webhook"):

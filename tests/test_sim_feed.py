@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from hooklab import cli
-from hooklab.provider import SettlementModel
+from hooklab.core.provider import SettlementModel
 from hooklab.sim import MODES, ConstantDelay, Feed, Network, simulate
-from hooklab.sim.engine import json_size
+from hooklab.sim.world import json_size
 
 
 def _after_positions(run) -> tuple[pd.DataFrame, list[int]]:
@@ -126,7 +126,7 @@ def test_settlement_workload_ends_consistent():
                    settlement=SettlementModel(mean_s=1.0))  # fmt: skip
     assert run.consistent and run.sim.provider.all_settled()
     assert run.summary["changes"] == run.summary["detected"] == 30
-    assert not run.sim._heap  # the feed stopped once every payment was final: the run ended by itself
+    assert not run.sim.env.pending()  # the feed stopped once every payment was final: the run ended by itself
 
 
 # --- determinism and the CLI ------------------------------------------------------------------

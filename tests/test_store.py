@@ -7,15 +7,15 @@ import json
 import httpx
 import pytest
 
-from hooklab.clock import ManualClock
-from hooklab.live import wait_until
-from hooklab.provider import SIGNATURE_HEADER, SettlementModel
-from hooklab.provider_app import ProviderService
-from hooklab.serving import serve
-from hooklab.shop import Shop
-from hooklab.shop_app import ShopService
-from hooklab.signing import sign_stripe
-from hooklab.store import SqliteStore
+from hooklab.core.contract import SIGNATURE_HEADER
+from hooklab.core.provider import SettlementModel
+from hooklab.core.shop import Shop
+from hooklab.core.signing import sign_stripe
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import wait_until
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
+from hooklab.live.store import SqliteStore
 
 NOW = 1_700_000_000.0
 
@@ -69,13 +69,13 @@ def test_the_core_on_sqlite_dedupes_across_a_restart(tmp_path):
         {"id": "evt_1", "type": "payment.succeeded", "created": NOW, "data": {"object": payment}}
     )
     headers = {SIGNATURE_HEADER: sign_stripe(body.encode(), "whsec_s", int(NOW))}
-    first = Shop(ManualClock(NOW), webhook_secrets=["whsec_s"], store=SqliteStore(tmp_path / "a.db"))
-    assert first.receive_webhook(body.encode(), headers).body["duplicate"] is False
+    first = Shop(webhook_secrets=["whsec_s"], store=SqliteStore(tmp_path / "a.db"))
+    assert first.receive_webhook(body.encode(), headers, NOW).body["duplicate"] is False
     first.store.close()
     # a new process on the same file: it knows the secret and that evt_1 was handled
-    second = Shop(ManualClock(NOW), store=SqliteStore(tmp_path / "a.db"))
+    second = Shop(store=SqliteStore(tmp_path / "a.db"))
     assert second.webhook_secrets == ["whsec_s"]
-    reply = second.receive_webhook(body.encode(), headers)
+    reply = second.receive_webhook(body.encode(), headers, NOW)
     assert reply.status == 200 and reply.body["duplicate"] is True
     assert second.snapshot() == {"pay_1": payment}
     second.store.close()
@@ -119,7 +119,7 @@ def test_a_crashes_and_restarts_over_http_losing_nothing(tmp_path):
 
 def test_after_close_what_a_knew_stays_readable(tmp_path):
     shop = ShopService("http://127.0.0.1:9", mode="webhook", db_path=tmp_path / "a.db")
-    shop.core.apply({"id": "pay_1", "status": "pending", "version": 1}, "create")
+    shop.core.apply({"id": "pay_1", "status": "pending", "version": 1}, "create", NOW)
     shop.close()
     assert shop.snapshot() == {"pay_1": {"id": "pay_1", "status": "pending", "version": 1}}
     assert SqliteStore(tmp_path / "a.db").payments["pay_1"]["version"] == 1  # and it is on disk

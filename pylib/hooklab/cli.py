@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from hooklab.measure import SUMMARY_KEYS
+from hooklab.measure.summary import SUMMARY_KEYS
 
 DEFAULT_PROVIDER_PORT = 8000
 DEFAULT_CONSUMER_PORT = 8001
@@ -77,8 +77,8 @@ def _provider_answers(url: str) -> bool:
 def cmd_provider(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hooklab.provider import SettlementModel
-    from hooklab.provider_app import ProviderService
+    from hooklab.core.provider import SettlementModel
+    from hooklab.live.provider_app import ProviderService
 
     service = ProviderService(
         seed=args.seed, settlement=SettlementModel(mean_s=args.settle_mean, min_s=min(0.2, args.settle_mean),
@@ -95,7 +95,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
 def cmd_consumer(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hooklab.shop_app import ShopService
+    from hooklab.live.shop_app import ShopService
 
     public_url = f"http://127.0.0.1:{args.port}"
     service = ShopService(
@@ -124,7 +124,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hooklab.live import run_live
+    from hooklab.live.runs import run_live
 
     progress = None if args.json else (lambda message: print(message, file=sys.stderr))
     results = {}

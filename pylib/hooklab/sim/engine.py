@@ -1,29 +1,20 @@
-"""The event loop: System B's and System A's cores driven in virtual time.
+"""The event loop: a heap of timed callbacks on a virtual clock, and nothing else.
 
-:class:`Sim` owns a virtual clock, one :class:`~hooklab.provider.PaymentProvider` (B), one
-:class:`~hooklab.shop.Shop` (A), a modelled network and a heap of timed callbacks. Everything
-that happens is a callback at a time: a workload changes a payment, a strategy sends a request,
-the request reaches B (B's core answers), the answer reaches A (A's core applies it), B's core says
-a settlement or a webhook delivery is due, a delivery reaches A, A's reply reaches B. The clock
-jumps from one callback to the next, so an idle hour costs nothing.
+:class:`Environment` is SimPy's ``Environment`` reduced to what this project needs: schedule a
+callback at a time (:meth:`~Environment.at`), run the next one (:meth:`~Environment.step`), run
+until a time (:meth:`~Environment.run`). The clock jumps from one callback to the next, so an idle
+hour costs nothing. What the callbacks do (the two cores, the network, workloads, strategies)
+lives in :mod:`hooklab.sim.world` and the modules beside it.
 
 Why a heap of callbacks and not SimPy
 -------------------------------------
 SimPy (processes as generators, ``yield env.timeout(...)``) is the established library and was
 the first choice. Measured on the reference 2-core machine (``benchmarks/bench_sim.py`` prints
 the comparison): 100 records polled every 10 s for an hour, three events per poll (send, arrive
-at B, answer at A) and no model work at all, take 0.11 s in SimPy and 0.05 s with ``heapq``.
-The model work per poll costs about as much again, and the sweep of 20 intervals must fit in 2 s,
-so the loop's own overhead decides. And the cores were already written sans-I/O, each saying
-*when* it next needs attention (``PaymentProvider.next_wakeup``, ``PollSchedule.next_at``): that
-maps one to one onto "push a callback at that time", while SimPy would add a process per record
-and an adapter around each core. So: a lean loop, deterministic ordering by (time, sequence
-number), about 60 lines. Strategies and workloads only use :meth:`Sim.at`, :meth:`Sim.request`
-and the two cores, so a SimPy engine could replace this one without touching them.
-
-Requests are logged once, as the sender's ``out`` row (what live runs log at the sender), with
-the round trip as ``duration_s`` and whether A learned something as ``news``.
-Introduced in notebooks/04-pull-vs-push.ipynb.
+at B, answer at A) and no model work at all, take about twice as long in SimPy as with ``heapq``.
+The cores were written sans-I/O, each saying *when* it next needs attention
+(``PaymentProvider.next_wakeup``, ``PollSchedule.next_at``): that maps one to one onto "push a
+callback at that time". Decision record: docs/decisions/0001-simulation-event-loop.md.
 """
 
 from __future__ import annotations
@@ -32,49 +23,15 @@ import contextlib
 import gc
 import heapq
 import itertools
-import json
 import math
-from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
-
-import numpy as np
-import pandas as pd
-
-from hooklab.provider import DEFAULT_RETRY_SCHEDULE, Delivery, PaymentProvider, SettlementModel
-from hooklab.requestlog import COLUMNS
-from hooklab.shop import Shop
-from hooklab.sim.network import Network, draw_stream
-
-#: Where A's webhook endpoint lives in a simulation (the port ``hooklab consumer`` uses).
-SIM_WEBHOOK_URL = "http://127.0.0.1:8001/webhooks/payments"
-
-# numpy seed-sequence stream numbers: each source of randomness has its own stream, so changing
-# one (say, the network) leaves the others (the workload's change times) exactly as they were
-STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD = 1, 2, 3, 4
+from collections.abc import Callable
 
 _INF = math.inf
-
-#: (sender, receiver, kind, method) of the requests a run logs; rows store the index.
-ROW_KINDS: list[tuple[str, str, str, str]] = [
-    ("A", "B", "poll", "GET"),
-    ("A", "B", "create", "POST"),
-    ("A", "B", "register", "POST"),
-    ("B", "A", "webhook", "POST"),
-]
-ROW_POLL, ROW_WEBHOOK = 0, 3
-
-
-def row_kind(sender: str, receiver: str, kind: str, method: str) -> int:
-    """The index of a request's (sender, receiver, kind, method) in :data:`ROW_KINDS`."""
-    key = (sender, receiver, kind, method)
-    if key not in ROW_KINDS:
-        ROW_KINDS.append(key)
-    return ROW_KINDS.index(key)
 
 
 @contextlib.contextmanager
 def gc_paused():
-    """Pause Python's cyclic garbage collector (see :class:`Sim`)."""
+    """Pause Python's cyclic garbage collector (see :meth:`Environment.run`)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -82,14 +39,6 @@ def gc_paused():
     finally:
         if collecting:
             gc.enable()
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def json_size(obj: object) -> int:
-    """Bytes of ``obj`` as Starlette's ``JSONResponse`` renders it (what live runs count)."""
-    return len(_JSON.encode(obj).encode())
 
 
 class SimClock:
@@ -104,53 +53,21 @@ class SimClock:
         return self.t
 
 
-class Sim:
-    """One simulated world: B's core, A's core, a network, a clock and the pending callbacks.
+class Environment:
+    """Timed callbacks in time order; ties run in the order they were scheduled."""
 
-    Strategies and workloads drive it through :meth:`at` (run a callback at a time),
-    :meth:`request` (A sends B a request) and :meth:`create_payment`; B's own timers (settlements,
-    webhook deliveries and retries) are driven here from ``provider.next_wakeup()``.
-
-    While :meth:`run` runs, Python's cyclic garbage collector is paused: the loop allocates
-    millions of short-lived tuples and makes no reference cycles, and the collector's passes over
-    the growing request log cost about a quarter of the run time (measured).
-    """
-
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        network: Network | None = None,
-        settlement: SettlementModel | None = None,
-        retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
-    ) -> None:
-        self.seed = seed
-        self.network = network or Network()
+    def __init__(self) -> None:
         self.clock = SimClock()
-        self.provider = PaymentProvider(
-            self.clock, seed=seed, settlement=settlement, retry_schedule=retry_schedule
-        )
-        self.shop = Shop(self.clock)
-        self.delay = draw_stream(self.network.delay.draw, self.rng(STREAM_DELAY))
-        self._lost = draw_stream(lambda rng, n: rng.random(n), self.rng(STREAM_FAILURE))
         self._heap: list[tuple[float, int, Callable, object]] = []
         self._seq = itertools.count().__next__  # tie-breaker: equal times run in scheduling order
-        self._provider_armed = _INF
-        # one tuple per request: (time sent, ROW_KINDS index, path, status or 0 for no answer,
-        # duration_s, bytes, news as 1/0 or -1 for unknown, attempt: 0 except for webhooks)
-        self.rows: list[tuple] = []
-        self._poll_bytes: dict[tuple[str, int], int] = {}
-        self._paths: dict[str, str] = {}
-        self.on_created: Callable[[str], None] | None = None
 
-    def rng(self, stream: int, *key: int) -> np.random.Generator:
-        """An independent generator for one source of randomness, fixed by the seed."""
-        return np.random.default_rng([self.seed & 0xFFFFFFFFFFFFFFFF, stream, *key])
-
-    # --- the loop ---------------------------------------------------------------------------
-    def at(self, t: float, fn: Callable[[object], None], arg: object = None) -> None:
-        """Run ``fn(arg)`` at virtual time ``t`` (ties run in the order they were scheduled)."""
+    def at(self, t: float, fn: Callable[[object], object], arg: object = None) -> None:
+        """Run ``fn(arg)`` at virtual time ``t``."""
         heapq.heappush(self._heap, (t, self._seq(), fn, arg))
+
+    def pending(self) -> int:
+        """How many callbacks are scheduled."""
+        return len(self._heap)
 
     def step(self) -> bool:
         """Run the next callback (and its follow-ups); ``False`` if there is none."""
@@ -166,9 +83,13 @@ class Sim:
         :meth:`at`. If it is due before everything already scheduled (and not after ``until``)
         it runs at once, sparing the heap a push and a pop (most of a request's steps go this
         way); otherwise it is scheduled like any other. The order is the same either way.
+
+        Python's cyclic garbage collector is paused meanwhile: the loop allocates millions of
+        short-lived tuples and makes no reference cycles, and the collector's passes over a
+        growing request log cost about a quarter of the run time (measured).
         """
         heap, clock, pop, push, seq = self._heap, self.clock, heapq.heappop, heapq.heappush, self._seq
-        with gc_paused():  # see the class docstring
+        with gc_paused():
             while heap and limit != 0:
                 if heap[0][0] > until:
                     break
@@ -185,221 +106,3 @@ class Sim:
                         push(heap, (t, seq(), fn, arg))
                         break
         return clock.t
-
-    # --- A -> B requests --------------------------------------------------------------------
-    def request(
-        self,
-        kind: str,
-        method: str,
-        path: str,
-        serve: Callable[[object], tuple[int, object, int]],
-        arg: object,
-        on_answer: Callable[[int, object, object], bool | None],
-        ctx: object = None,
-        request_bytes: int = 0,
-    ) -> None:
-        """A sends B a request now. After one delay B runs ``serve(arg) -> (status, payload,
-        response_bytes)``; after another, A runs ``on_answer(status, payload, ctx) -> news``
-        and the request is logged (time sent, round trip, bytes both ways, news).
-        """
-        t = self.clock.t
-        heapq.heappush(
-            self._heap,
-            (
-                t + self.delay(),
-                self._seq(),
-                self._served,
-                (kind, method, path, serve, arg, on_answer, ctx, request_bytes, t),
-            ),
-        )
-
-    def _served(self, req: tuple) -> tuple:
-        status, payload, nbytes = req[3](req[4])
-        return self.clock.t + self.delay(), self._answered, (req, status, payload, nbytes)
-
-    def _answered(self, args: tuple) -> None:
-        (kind, method, path, _, _, on_answer, ctx, request_bytes, sent), status, payload, nbytes = args
-        news = on_answer(status, payload, ctx)
-        self.rows.append((sent, row_kind("A", "B", kind, method), path, status, self.clock.t - sent,
-                          request_bytes + nbytes, -1 if news is None else news, 0))  # fmt: skip
-
-    # what B serves ---------------------------------------------------------------------------
-    def serve_payment(self, payment_id: str) -> tuple[int, dict, int]:
-        """B answers ``GET /payments/{id}`` from its core: status, payment, body size."""
-        payment = self.provider.get_payment(payment_id)
-        return 200, payment, self.payment_size(payment)
-
-    def payment_size(self, payment: dict) -> int:
-        """Bytes of a payment's JSON body, worked out once per version."""
-        key = (payment["id"], payment["version"])
-        size = self._poll_bytes.get(key)
-        if size is None:
-            size = self._poll_bytes[key] = json_size(payment)
-        return size
-
-    def payment_path(self, payment_id: str) -> str:
-        path = self._paths.get(payment_id)
-        if path is None:
-            path = self._paths[payment_id] = f"/payments/{payment_id}"
-        return path
-
-    def poll(
-        self, payment_id: str, on_answer: Callable[[int, object, object], bool | None], ctx=None
-    ) -> None:
-        """A sends ``GET /payments/{id}``; B's answer reaches ``on_answer(status, payment, ctx)``.
-
-        The same as ``request("poll", "GET", path, serve_payment, ...)``, in fewer steps: polls
-        are most of the events of a polling run.
-        """
-        t, fn, arg = self.poll_step(payment_id, on_answer, ctx)
-        heapq.heappush(self._heap, (t, self._seq(), fn, arg))
-
-    def poll_step(self, payment_id: str, on_answer, ctx=None) -> tuple:
-        """:meth:`poll` as a follow-up ``(t, fn, arg)`` for a callback to return (see :meth:`run`)."""
-        t = self.clock.t
-        return t + self.delay(), self._poll_served, (payment_id, on_answer, ctx, t)
-
-    def _poll_served(self, args: tuple) -> tuple:
-        status, payment, size = self.serve_payment(args[0])
-        return self.clock.t + self.delay(), self._poll_answered, (args, payment, size)
-
-    def _poll_answered(self, args: tuple) -> None:
-        (payment_id, on_answer, ctx, sent), payment, size = args
-        news = on_answer(200, payment, ctx)
-        self.rows.append((sent, ROW_POLL, self.payment_path(payment_id), 200, self.clock.t - sent, size,
-                          -1 if news is None else news, 0))  # fmt: skip
-        return None
-
-    def create_payment(
-        self, amount: int, currency: str = "eur", *, settle: bool = False, then=None, at_b=None
-    ) -> None:
-        """A asks B for a payment (``POST /payments``). B creates it when the request arrives
-        (and calls ``at_b(payment)``); when B's answer is back, A applies it, calls
-        ``on_created(payment_id)`` (the strategy starts watching it), then ``then(payment)``.
-        """
-        body = {"amount": amount, "currency": currency}
-        self.request("create", "POST", "/payments", self._serve_create, (amount, currency, settle, at_b),
-                     self._created, then, json_size(body))  # fmt: skip
-
-    def _serve_create(self, arg: tuple) -> tuple[int, dict, int]:
-        amount, currency, settle, at_b = arg
-        payment = self.provider.create_payment(amount, currency, settle=settle)
-        if settle:
-            self.provider_changed()
-        if at_b is not None:
-            at_b(payment)
-        return 201, payment, json_size(payment)
-
-    def _created(self, status: int, payment: dict, then) -> None:
-        self.shop.apply(payment, "create", self.clock.t)
-        if self.on_created is not None:
-            self.on_created(payment["id"])
-        if then is not None:
-            then(payment)
-        return None
-
-    def register_webhook(self, then: Callable[[dict], None] | None = None) -> None:
-        """A registers its endpoint with B (``POST /webhook-endpoints``) and trusts the secret."""
-        body = {"url": SIM_WEBHOOK_URL}
-        self.request("register", "POST", "/webhook-endpoints", self._serve_register, SIM_WEBHOOK_URL,
-                     self._registered, then, json_size(body))  # fmt: skip
-
-    def _serve_register(self, url: str) -> tuple[int, dict, int]:
-        endpoint = self.provider.register_endpoint(url)
-        return 201, endpoint, json_size(endpoint)
-
-    def _registered(self, status: int, endpoint: dict, then) -> None:
-        self.shop.add_webhook_secret(endpoint["secret"])
-        if then is not None:
-            then(endpoint)
-        return None
-
-    # --- B's timers and webhook deliveries --------------------------------------------------
-    def provider_changed(self) -> None:
-        """Call after anything that may give B's core an earlier wake-up (a change, a create)."""
-        t = self.provider.next_wakeup()
-        if t is not None and t < self._provider_armed:
-            self._provider_armed = t
-            self.at(t, self._provider_wake)
-
-    def _provider_wake(self, _: object) -> None:
-        self._provider_armed = _INF
-        now = self.clock.t
-        self.provider.settle_due(now)
-        for delivery in self.provider.deliveries_due(now):
-            self._deliver(delivery)
-        self.provider_changed()
-
-    def _deliver(self, delivery: Delivery) -> None:
-        now = self.clock.t
-        url, headers, body = delivery.request(now)
-        attempt = delivery.attempt + 1
-        path = urlsplit(url).path
-        if self._lost() < self.network.failure_prob:
-            # no answer from A: B notices after a round trip (a refused or reset connection)
-            self.at(now + self.delay() + self.delay(), self._delivery_answered,
-                    (delivery, None, now, len(body), None, attempt, path))  # fmt: skip
-        else:
-            self.at(now + self.delay(), self._webhook_arrives, (delivery, headers, body, now, attempt, path))
-
-    def _webhook_arrives(self, args: tuple) -> tuple:
-        delivery, headers, body, sent, attempt, path = args
-        reply = self.shop.receive_webhook(body, headers, self.clock.t)
-        nbytes = len(body) + json_size(reply.body)
-        return (self.clock.t + self.delay(), self._delivery_answered,
-                (delivery, reply.status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
-
-    def _delivery_answered(self, args: tuple) -> None:
-        delivery, status, sent, nbytes, news, attempt, path = args
-        now = self.clock.t
-        self.provider.delivery_finished(delivery, status, now)
-        self.rows.append((sent, ROW_WEBHOOK, path, 0 if status is None else status, now - sent, nbytes,
-                          -1 if news is None else news, attempt))  # fmt: skip
-        self.provider_changed()
-
-    # --- workload hook ----------------------------------------------------------------------
-    def change_status(self, payment_id: str, status: str) -> None:
-        """B changes a payment now (the workload's doing); deliveries, if any, are planned."""
-        self.provider.update_status(payment_id, status)
-        if self.provider.endpoints:
-            self.provider_changed()
-
-    # --- measurements -----------------------------------------------------------------------
-    def request_frame(self, start: float = 0.0, end: float = _INF) -> tuple[pd.DataFrame, np.ndarray]:
-        """The request log (rows sent in ``[start, end)``, times shifted so ``start`` is 0),
-        sorted by time, with the standard columns and dtypes; and each row's delivery attempt.
-        """
-        rows = self.rows
-        n = len(rows)
-        with gc_paused():
-            cols = list(zip(*rows, strict=True)) if n else [()] * 8
-            time = np.fromiter(cols[0], float, n)
-            keep = (time >= start) & (time < end)
-            order = np.argsort(time, kind="stable")
-            order = order[keep[order]]
-            m = len(order)
-            which = np.fromiter(cols[1], np.int64, n)[order]
-            status = np.fromiter(cols[3], np.int64, n)[order]
-            news = np.fromiter(cols[6], np.int8, n)[order]
-            kinds = [np.array([k[f] for k in ROW_KINDS], dtype=object)[which] for f in range(4)]
-            path = np.empty(n, dtype=object)
-            path[:] = cols[2]
-            frame = pd.DataFrame(
-                {
-                    "time": time[order] - start,
-                    "observer": kinds[0],
-                    "direction": np.full(m, "out", dtype=object),
-                    "sender": kinds[0],
-                    "receiver": kinds[1],
-                    "kind": kinds[2],
-                    "method": kinds[3],
-                    "path": path[order],
-                    "status": pd.arrays.IntegerArray(status, status == 0),
-                    "duration_s": np.fromiter(cols[4], float, n)[order],
-                    "bytes": np.fromiter(cols[5], np.int64, n)[order],
-                    "news": pd.arrays.BooleanArray(news > 0, news < 0),
-                },
-                columns=list(COLUMNS),
-            )
-            attempts = np.fromiter(cols[7], np.int64, n)[order]
-        return frame, attempts

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hooklab.measure import MODE_KINDS, SUMMARY_KEYS, change_latencies, summarize
-from hooklab.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
-from hooklab.sim.engine import Sim, gc_paused
+from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, summarize
+from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
 from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
+from hooklab.sim.world import Sim
 
 MODES = ("poll", "webhook", "hybrid", "feed")
 WORKLOADS = ("poisson", "bursts", "daily", "settlement")

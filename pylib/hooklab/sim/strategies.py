@@ -3,7 +3,7 @@
 A strategy is small: :meth:`Strategy.start` (set up, then call ``ready()``), :meth:`Strategy.watch`
 (A now knows a record; called when B's answer to the create arrives), and two numbers the engine
 needs to place the measured window (:meth:`Strategy.warmup_s`, :meth:`Strategy.horizon_s`). It
-acts through the engine (``sim.at`` for timers, ``sim.request``/``sim.poll`` for requests to B,
+acts through the engine (``sim.at`` for timers, ``sim.request`` for requests to B,
 ``sim.register_webhook``) and through A's core (``sim.shop``). Webhook deliveries themselves are
 B's doing and run in the engine whenever B has an endpoint registered.
 
@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from hooklab.provider import FINAL_STATUSES
-from hooklab.shop import PollSchedule
-from hooklab.sim.engine import ROW_POLL, Sim, json_size
+from hooklab.core.contract import FINAL_STATUSES
+from hooklab.core.shop import PollSchedule
+from hooklab.sim.world import ROW_POLL, Sim, json_size
 
 
 class Strategy:
@@ -112,7 +112,7 @@ class Poll(Strategy):
         self.schedule.polled(payment_id, sent, done=done)
         if not done and sent + self.interval_s < self._armed:  # else the wake-up already set does
             self._arm()
-        sim.rows.append((sent, ROW_POLL, sim.payment_path(payment_id), 200, now - sent, size, news, 0))
+        sim.record(sent, ROW_POLL, sim.payment_path(payment_id), 200, now - sent, size, news, 0)
         return None
 
     def warmup_s(self) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hooklab.sim.engine import STREAM_CREATE, STREAM_WORKLOAD, Sim
+from hooklab.sim.world import STREAM_CREATE, STREAM_WORKLOAD, Sim
 
 #: Statuses a changing record cycles through (none final: these records never "settle").
 CHANGE_STATUSES = ("processing", "requires_action", "pending")

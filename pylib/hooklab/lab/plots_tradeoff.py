@@ -1,6 +1,6 @@
 """Plots of what polling costs and how it compares with push, one function per plot.
 
-Same look as :mod:`hooklab.plotting` (call ``use_style()`` first): Okabe-Ito colours with fixed
+Same look as :mod:`hooklab.lab.plotting` (call ``use_style()`` first): Okabe-Ito colours with fixed
 roles, markers as well as colours, units on every axis, titles that state the finding (passed in
 by the notebook, which knows the numbers). Introduced in notebooks/01-api-polling.ipynb (interval
 sweep, rate limits) and notebooks/04-pull-vs-push.ipynb (frontier, scaling).
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hooklab.plotting import COLORS, MARKERS, new_axes
+from hooklab.lab.plotting import COLORS, MARKERS, new_axes
 
 _POLL = {"color": COLORS["poll"], "marker": MARKERS["poll"]}
 _HOOK = {"color": COLORS["webhook"], "marker": MARKERS["webhook"]}
@@ -168,8 +168,8 @@ def poll_timeline(
     polls, how many found news). Returns the axes, the requests and the changes drawn.
     Introduced in notebooks/01-api-polling.ipynb.
     """
-    from hooklab.experiments import first_lanes
-    from hooklab.plotting import timeline
+    from hooklab.lab.experiments import first_lanes
+    from hooklab.lab.plotting import timeline
     from hooklab.sim import simulate
 
     run = simulate("poll", interval_s=interval_s, records=records, rate_per_s=rate_per_s,

@@ -1,7 +1,7 @@
 """Live webhook demos: System B pushing to System A over real HTTP, one short cell at a time.
 
 :func:`webhook_pair` serves B and A (webhook mode, registered) for the length of a ``with`` block
-(see :mod:`hooklab.pair` for its verbs: take payments, take A down and bring it back, make B send
+(see :mod:`hooklab.lab.pair` for its verbs: take payments, take A down and bring it back, make B send
 an event again); the tables the notebook shows are built from the request logs. ``wait_until`` is
 re-exported so the notebook needs one import. Introduced in notebooks/02-webhooks.ipynb.
 """
@@ -14,10 +14,10 @@ from itertools import accumulate
 
 import pandas as pd
 
-from hooklab import pair
-from hooklab.live import wait_until
-from hooklab.pair import WebhookPair
-from hooklab.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.lab import pair
+from hooklab.lab.pair import WebhookPair
+from hooklab.live.runs import wait_until
 
 __all__ = [
     "DEMO_SETTLEMENT",

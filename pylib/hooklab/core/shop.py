@@ -7,8 +7,9 @@ Two ways to learn that a payment settled:
 - push: :meth:`Shop.receive_webhook` takes a raw webhook request (bytes and headers) and returns
   the reply, after checking the signature, the size, the JSON and duplicates.
 
-No sockets, no threads, no sleeping; :mod:`hooklab.shop_app` and :mod:`hooklab.sim` drive it.
-Introduced in notebooks/01-api-polling.ipynb and notebooks/02-webhooks.ipynb.
+No sockets, no threads, no sleeping, no clock: every method that needs the time takes ``now``.
+:mod:`hooklab.live.shop_app` and :mod:`hooklab.sim` drive it. What A must remember across a crash
+goes to a :class:`ShopStore` (SQLite live, :mod:`hooklab.live.store`); without one, plain dicts.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import heapq
 import json
 from collections.abc import Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from hooklab.clock import Clock
-from hooklab.errors import MAX_BODY_BYTES, ApiError
-from hooklab.provider import FINAL_STATUSES, SIGNATURE_HEADER
-from hooklab.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
-from hooklab.store import SqliteStore
+from hooklab.core.contract import FINAL_STATUSES, MAX_BODY_BYTES, SIGNATURE_HEADER, validate_event
+from hooklab.core.errors import ApiError
+from hooklab.core.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ class WebhookReply:
     news: bool | None
 
 
+class ShopStore(Protocol):
+    """Durable memory for A: what :class:`Shop` keeps when it is given a store."""
+
+    payments: MutableMapping[str, dict]
+    processed_events: MutableSet[str]
+
+    def webhook_secrets(self) -> list[str]: ...
+
+    def add_webhook_secret(self, secret: str) -> None: ...
+
+    def transaction(self) -> contextlib.AbstractContextManager: ...
+
+
 class Shop:
     """A's view of B's payments, the inbox of processed event ids, and what it learned when.
 
@@ -54,13 +67,11 @@ class Shop:
 
     def __init__(
         self,
-        clock: Clock,
         *,
         webhook_secrets: Sequence[str] = (),
         tolerance_s: int = 300,
-        store: SqliteStore | None = None,
+        store: ShopStore | None = None,
     ) -> None:
-        self.clock = clock
         self.store = store
         # business state: in memory by default (the simulation), or durable in SQLite (live A)
         self.payments: MutableMapping[str, dict] = store.payments if store else {}
@@ -74,13 +85,12 @@ class Shop:
         self.rejections: list[tuple[float, str]] = []  # (time, reason): what was refused, for the notebooks
 
     # --- knowledge ------------------------------------------------------------------------
-    def apply(self, payment: Mapping, via: str, now: float | None = None) -> bool:
-        """Take a payment snapshot; return ``True`` if it is newer than what A knew (news).
+    def apply(self, payment: Mapping, via: str, now: float) -> bool:
+        """Take a payment snapshot, seen at ``now``; return ``True`` if it is newer than what A knew (news).
 
         Older or equal versions are ignored, so late or duplicated snapshots never move A's view
         backwards (ordering: notebooks/02-webhooks.ipynb, section 5.4).
         """
-        now = self.clock.now() if now is None else now
         known = self.payments.get(payment["id"])
         if known is not None and payment["version"] <= known["version"]:
             return False
@@ -95,7 +105,7 @@ class Shop:
         """Every payment as A knows it: ``{id: payment_dict}`` (same shape as B's snapshot)."""
         return {pid: dict(p) for pid, p in self.payments.items()}
 
-    def detach_store(self) -> SqliteStore | None:
+    def detach_store(self) -> ShopStore | None:
         """Keep an in-memory copy of the state and stop using the store (before it is closed).
 
         What A knew stays readable after its database is closed, e.g. in a notebook cell after the
@@ -116,15 +126,13 @@ class Shop:
             if self.store is not None:
                 self.store.add_webhook_secret(secret)
 
-    def receive_webhook(
-        self, body: bytes, headers: Mapping[str, str], now: float | None = None
-    ) -> WebhookReply:
-        """Handle one webhook request from its raw bytes. Never raises; nothing is stored on error.
+    def receive_webhook(self, body: bytes, headers: Mapping[str, str], now: float) -> WebhookReply:
+        """Handle one webhook request from its raw bytes, arriving at ``now``. Never raises;
+        nothing is stored on error.
 
         Order matters: size first (cheap), then the signature over the *raw* body (before any
         parsing, so a re-serialised body cannot pass), then JSON, then duplicates.
         """
-        now = self.clock.now() if now is None else now
         try:
             event = self._verified_event(body, headers, now)
         except ApiError as err:
@@ -162,26 +170,6 @@ class Shop:
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ApiError(400, "malformed_json", f"body is not valid JSON: {err}") from None
         return validate_event(event)
-
-
-def validate_event(event: object) -> dict:
-    """Check an event's shape: ``{"id": "evt_...", "type", "data": {"object": <payment>}}``."""
-    payment = event.get("data", {}).get("object") if isinstance(event, dict) else None
-    if not (
-        isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and isinstance(event.get("type"), str)
-        and isinstance(payment, dict)
-        and isinstance(payment.get("id"), str)
-        and isinstance(payment.get("status"), str)
-        and isinstance(payment.get("version"), int)
-    ):
-        raise ApiError(
-            422, "invalid_event",
-            'event must look like {"id": "evt_...", "type": "payment.succeeded", '
-            '"data": {"object": {"id": ..., "status": ..., "version": <int>, ...}}}',
-        )  # fmt: skip
-    return event
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

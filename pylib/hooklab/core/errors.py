@@ -22,7 +22,3 @@ class ApiError(Exception):
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
-
-
-#: Bodies larger than this are refused with 413 before they are parsed.
-MAX_BODY_BYTES = 64 * 1024

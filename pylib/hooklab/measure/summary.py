@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from hooklab.provider import Change
-from hooklab.shop import Observation
+from hooklab.core.provider import Change
+from hooklab.core.shop import Observation
 
 LATENCY_COLUMNS = (
     "payment_id",

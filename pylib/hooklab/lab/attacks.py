@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterable, Iterator
 import httpx
 import pandas as pd
 
-from hooklab.clock import ShiftableClock
-from hooklab.http import SENDER_HEADER
-from hooklab.pair import CapturedRequest, RecordingApp, WebhookPair, signed_timestamp, webhook_pair
-from hooklab.provider import SIGNATURE_HEADER, SettlementModel
-from hooklab.shop import Shop
-from hooklab.signing import DEFAULT_TOLERANCE, SignatureError, sign_stripe, verify_stripe
+from hooklab.core.contract import SENDER_HEADER, SIGNATURE_HEADER
+from hooklab.core.provider import SettlementModel
+from hooklab.core.shop import Shop
+from hooklab.core.signing import DEFAULT_TOLERANCE, SignatureError, sign_stripe, verify_stripe
+from hooklab.lab.pair import CapturedRequest, RecordingApp, WebhookPair, signed_timestamp, webhook_pair
+from hooklab.live.clocks import ShiftableClock
 
 __all__ = [
     "ATTACKER", "DECLINED", "DESCRIPTIONS", "CapturedRequest", "RecordingApp", "ShiftableClock",

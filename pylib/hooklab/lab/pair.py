@@ -18,13 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from hooklab.clock import Clock
-from hooklab.http import logged_send
-from hooklab.live import synced, wait_until
-from hooklab.provider import DEFAULT_RETRY_SCHEDULE, FINAL_STATUSES, SIGNATURE_HEADER, SettlementModel
-from hooklab.provider_app import ProviderService
-from hooklab.serving import serve
-from hooklab.shop_app import WEBHOOK_PATH, ShopService
+from hooklab.core.clock import Clock
+from hooklab.core.contract import FINAL_STATUSES, SIGNATURE_HEADER, WEBHOOK_PATH
+from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.live.client import logged_send
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import synced, wait_until
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
 
 #: Headers a client sets for itself; a replay lets httpx set them again (the body may differ).
 _TRANSPORT_HEADERS = frozenset(

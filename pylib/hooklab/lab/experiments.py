@@ -10,9 +10,9 @@ import math
 
 import pandas as pd
 
-from hooklab.live import frames_since
-from hooklab.provider_app import ProviderService
-from hooklab.shop_app import ShopService
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import frames_since
+from hooklab.live.shop_app import ShopService
 
 #: GitHub REST API primary rate limit for an authenticated user (requests per hour). Source:
 #: https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api

@@ -1,32 +1,24 @@
 """System B, the payment provider, as a sans-I/O core: no sockets, no sleeping, no threads.
 
 It keeps payments, settles them when their time comes, turns every change into an event, and
-plans webhook deliveries with retries. Adapters drive it: :mod:`hooklab.provider_app` over HTTP
-with the wall clock, :mod:`hooklab.sim` in virtual time. Time is always passed in or read from
-the injected clock. Introduced in notebooks/01-api-polling.ipynb (payments, polling) and
-notebooks/02-webhooks.ipynb (events, deliveries).
+plans webhook deliveries with retries. Adapters drive it: :mod:`hooklab.live.provider_app` over HTTP
+with the wall clock, :mod:`hooklab.sim` in virtual time. It holds no clock: every method that needs
+the time takes ``now`` (Unix seconds live, seconds since the start in a simulation).
 """
 
 from __future__ import annotations
 
 import heapq
-import ipaddress
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from hooklab.clock import Clock
-from hooklab.errors import ApiError
-from hooklab.signing import sign_stripe
+from hooklab.core.contract import FINAL_STATUSES, check_webhook_url, encode_event, event_type
+from hooklab.core.delivery import Delivery, DeliveryState, Endpoint
+from hooklab.core.errors import ApiError
 
-FINAL_STATUSES = frozenset({"succeeded", "failed"})
-#: Header that carries B's Stripe-style signature on every webhook delivery.
-SIGNATURE_HEADER = "Hooklab-Signature"
 #: Seconds to wait before retry 1, 2, ...; after the last one a delivery is given up.
 DEFAULT_RETRY_SCHEDULE = (0.5, 1.0, 2.0, 4.0, 8.0)
-MAX_AMOUNT = 10**12
 
 
 @dataclass(frozen=True)
@@ -89,135 +81,22 @@ class Change:
     event_id: str
 
 
-@dataclass
-class Endpoint:
-    id: str
-    url: str
-    secret: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "url": self.url, "secret": self.secret}
-
-
-@dataclass
-class Delivery:
-    """One event on its way to one endpoint; ``attempt`` counts tries made so far."""
-
-    id: str
-    endpoint: Endpoint
-    event_id: str
-    body: bytes
-    due_at: float
-    attempt: int = 0
-    state: str = "pending"  # pending -> in_flight -> delivered | pending (retry) | failed
-    last_status: int | None = None
-    delivered_at: float | None = None
-
-    def request(self, now: float) -> tuple[str, dict[str, str], bytes]:
-        """URL, headers and body of the next attempt, signed at ``now`` (like Stripe, per try)."""
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign_stripe(self.body, self.endpoint.secret, int(now)),
-            "Hooklab-Delivery": self.id,
-            "Hooklab-Attempt": str(self.attempt + 1),
-        }
-        return self.endpoint.url, headers, self.body
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def validate_payment_request(body: object) -> tuple[int, str]:
-    """Check a ``POST /payments`` body; return ``(amount, currency)`` or raise :class:`ApiError`."""
-    if not isinstance(body, dict):
-        raise ApiError(
-            422,
-            "invalid_body",
-            'body must be a JSON object like {"amount": 1999, "currency": "eur"}',
-        )
-    unknown = sorted(set(body) - {"amount", "currency"})
-    if unknown:
-        raise ApiError(422, "unknown_field", f"unknown field(s) {unknown}; allowed: amount, currency")
-    if "amount" not in body:
-        raise ApiError(
-            422,
-            "missing_field",
-            "field 'amount' is required (an integer in minor units, e.g. cents)",
-        )
-    if "currency" not in body:
-        raise ApiError(
-            422, "missing_field", "field 'currency' is required (a 3-letter ISO code such as 'eur')"
-        )
-    amount, currency = body["amount"], body["currency"]
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ApiError(
-            422,
-            "invalid_amount",
-            f"'amount' must be an integer number of minor units (cents), got {amount!r}",
-        )
-    if not 0 < amount <= MAX_AMOUNT:
-        raise ApiError(422, "invalid_amount", f"'amount' must be between 1 and {MAX_AMOUNT}, got {amount}")
-    if (
-        not isinstance(currency, str)
-        or len(currency) != 3
-        or not currency.isascii()
-        or not currency.isalpha()
-    ):
-        raise ApiError(
-            422,
-            "invalid_currency",
-            f"'currency' must be a 3-letter ISO code such as 'eur', got {currency!r}",
-        )
-    return amount, currency.lower()
-
-
-def validate_endpoint_request(body: object) -> str:
-    """Check a ``POST /webhook-endpoints`` body; return the URL or raise :class:`ApiError`."""
-    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
-        raise ApiError(
-            422,
-            "invalid_body",
-            'body must be a JSON object like {"url": "http://127.0.0.1:8001/webhooks"}',
-        )
-    unknown = sorted(set(body) - {"url"})
-    if unknown:
-        raise ApiError(422, "unknown_field", f"unknown field(s) {unknown}; allowed: url")
-    url = body["url"]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ApiError(422, "invalid_url", f"'url' must be an absolute http(s) URL, got {url!r}")
-    if not _is_loopback(parts.hostname):
-        raise ApiError(
-            422, "url_not_loopback",
-            f"hooklab only delivers to this machine: use 127.0.0.1, localhost or [::1], not {parts.hostname!r}",
-        )  # fmt: skip
-    return url
-
-
 class PaymentProvider:
     """System B's state and rules. Every method takes or reads time; none waits for it.
 
     Drive it by calling :meth:`settle_due` and :meth:`deliveries_due` at :meth:`next_wakeup`,
-    and report each delivery attempt's outcome to :meth:`delivery_finished`.
+    and report each delivery attempt's outcome to :meth:`delivery_finished`, always passing ``now``.
 
     Introduced in notebooks/02-webhooks.ipynb (the core up close; notebooks/01-api-polling.ipynb uses it through ``ProviderService``).
     """
 
     def __init__(
         self,
-        clock: Clock,
         *,
         seed: int = 0,
         settlement: SettlementModel | None = None,
         retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
     ) -> None:
-        self.clock = clock
         self.rng = random.Random(seed)
         # settlements draw from their own stream, so a seed fixes the workload whatever else draws
         # ids (registering a webhook endpoint must not change when payments settle)
@@ -243,9 +122,8 @@ class PaymentProvider:
         return self._seq
 
     # --- payments -----------------------------------------------------------------------
-    def create_payment(self, amount: int, currency: str, *, settle: bool = True) -> dict:
-        """Create a ``pending`` payment; with ``settle`` it settles by itself after a random delay."""
-        now = self.clock.now()
+    def create_payment(self, amount: int, currency: str, now: float, *, settle: bool = True) -> dict:
+        """Create a ``pending`` payment at ``now``; with ``settle`` it settles by itself after a random delay."""
         payment = Payment(self._new_id("pay"), amount, currency, "pending", 1, now, now)
         self.payments[payment.id] = payment
         if settle:
@@ -262,16 +140,15 @@ class PaymentProvider:
             )  # fmt: skip
         return payment.to_dict()
 
-    def update_status(self, payment_id: str, status: str, at: float | None = None) -> dict:
-        """Change a payment's status (now, or at ``at``): bump its version, record the change, emit an event."""
+    def update_status(self, payment_id: str, status: str, now: float) -> dict:
+        """Change a payment's status at ``now``: bump its version, record the change, emit an event."""
         payment = self.payments[payment_id]
-        now = self.clock.now() if at is None else at
         payment.status = status
         payment.version += 1
         payment.updated_at = now
         event = {
             "id": self._new_id("evt"),
-            "type": f"payment.{status}",
+            "type": event_type(status),
             "created": now,
             "data": {"object": payment.to_dict()},
         }
@@ -281,19 +158,22 @@ class PaymentProvider:
         self._enqueue_deliveries(event, now)
         return event
 
-    def settle_due(self, now: float | None = None) -> list[dict]:
-        """Settle every payment whose time has come; return the events this made."""
-        now = self.clock.now() if now is None else now
+    def settle_due(self, now: float) -> list[dict]:
+        """Settle every payment whose time has come by ``now``; return the events this made."""
         events = []
         while self._settle_queue and self._settle_queue[0][0] <= now:
             due, _, payment_id, outcome = heapq.heappop(self._settle_queue)
             # stamped with its due time, however late the driver calls: the ground truth stays exact
-            events.append(self.update_status(payment_id, outcome, at=due))
+            events.append(self.update_status(payment_id, outcome, due))
         return events
 
     # --- webhooks -----------------------------------------------------------------------
     def register_endpoint(self, url: str) -> dict:
-        """Register a webhook URL; every later event is delivered there, signed with its secret."""
+        """Register a webhook URL; every later event is delivered there, signed with its secret.
+
+        The URL must be on this machine (:func:`~hooklab.core.contract.check_webhook_url`).
+        """
+        url = check_webhook_url(url)
         endpoint = Endpoint(self._new_id("we"), url, "whsec_" + f"{self.rng.getrandbits(192):048x}")
         self.endpoints[endpoint.id] = endpoint
         return endpoint.to_dict()
@@ -305,35 +185,38 @@ class PaymentProvider:
     def _enqueue_deliveries(self, event: dict, now: float) -> None:
         if not self.endpoints:
             return
-        body = json.dumps(event, separators=(",", ":")).encode()
+        body = encode_event(event)
         for endpoint in self.endpoints.values():
             delivery = Delivery(self._new_id("dlv"), endpoint, event["id"], body, due_at=now)
             self.deliveries[delivery.id] = delivery
             heapq.heappush(self._delivery_queue, (now, self._next_seq(), delivery.id))
 
-    def deliveries_due(self, now: float | None = None) -> list[Delivery]:
-        """Deliveries whose (re)try is due; they are marked in flight until reported back."""
-        now = self.clock.now() if now is None else now
+    def deliveries_due(self, now: float) -> list[Delivery]:
+        """Deliveries whose (re)try is due at ``now``; they are in flight until reported back."""
         due = []
         while self._delivery_queue and self._delivery_queue[0][0] <= now:
             _, _, delivery_id = heapq.heappop(self._delivery_queue)
             delivery = self.deliveries[delivery_id]
-            delivery.state = "in_flight"
+            delivery.move("due")
             due.append(delivery)
         return due
 
-    def delivery_finished(self, delivery: Delivery, status: int | None, now: float | None = None) -> None:
-        """Report one attempt: any 2xx delivers it; anything else (or ``None``) schedules a retry."""
-        now = self.clock.now() if now is None else now
+    def delivery_finished(self, delivery: Delivery, status: int | None, now: float) -> None:
+        """Report one attempt that ended at ``now``: any 2xx delivers it; anything else (or
+        ``None``, no answer) schedules a retry, or gives up when the schedule is used up.
+
+        Raises :class:`~hooklab.core.delivery.IllegalTransition` for a delivery not in flight.
+        """
+        if status is not None and 200 <= status < 300:
+            delivery.move("succeeded")
+            delivery.delivered_at = now
+        elif delivery.attempt + 1 > len(self.retry_schedule):
+            delivery.move("gave_up")
+        else:
+            delivery.move("failed")
         delivery.attempt += 1
         delivery.last_status = status
-        if status is not None and 200 <= status < 300:
-            delivery.state = "delivered"
-            delivery.delivered_at = now
-        elif delivery.attempt > len(self.retry_schedule):
-            delivery.state = "failed"
-        else:
-            delivery.state = "pending"
+        if delivery.state is DeliveryState.PENDING:
             delivery.due_at = now + self.retry_schedule[delivery.attempt - 1]
             heapq.heappush(self._delivery_queue, (delivery.due_at, self._next_seq(), delivery.id))
 

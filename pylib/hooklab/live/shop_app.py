@@ -13,29 +13,35 @@ import threading
 from pathlib import Path
 
 import httpx
-from starlette.applications import Starlette
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from hooklab.clock import Clock, WallClock
-from hooklab.errors import ApiError
-from hooklab.http import (
-    EXCEPTION_HANDLERS,
-    RequestLogMiddleware,
-    logged_send,
-    mark,
-    parse_json,
-    read_body,
+from hooklab.core.clock import Clock
+from hooklab.core.contract import (
+    FINAL_STATUSES,
+    HEALTH_PATH,
+    ORDERS_PATH,
+    PAYMENT_PATH,
+    PAYMENTS_PATH,
+    WEBHOOK_ENDPOINTS_PATH,
+    WEBHOOK_PATH,
 )
-from hooklab.provider import FINAL_STATUSES, validate_payment_request
-from hooklab.requestlog import RequestLog
-from hooklab.shop import PollSchedule, Shop
-from hooklab.store import SqliteStore
+from hooklab.core.errors import ApiError
+from hooklab.core.shop import PollSchedule, Shop
+from hooklab.live.client import logged_send
+from hooklab.live.clocks import WallClock
+from hooklab.live.models import PaymentRequest
+from hooklab.live.server import make_app, mark
+from hooklab.live.store import SqliteStore
+from hooklab.measure.requestlog import RequestLog
 
-WEBHOOK_PATH = "/webhooks/payments"
+#: What A's webhook endpoint accepts (read as raw bytes, verified, then parsed: no model here).
+EVENT_SHAPE = (
+    'A signed event: {"id": "evt_...", "type": "payment.succeeded", "created": <unix>, '
+    '"data": {"object": {"id": "pay_...", "status": ..., "version": <int>, ...}}}, '
+    "with a Hooklab-Signature header t=<unix>,v1=<hex>"
+)
 MODES = ("poll", "webhook")
 
 
@@ -43,12 +49,13 @@ class ShopService:
     """System A, live. ``mode`` is ``"poll"`` (ask B every ``interval_s``) or ``"webhook"``.
 
     Serve ``service.app``; serving starts the poller (poll mode) and stops it on shutdown. With
-    ``db_path`` A keeps what it knows in SQLite (:mod:`hooklab.store`), so a new ``ShopService``
+    ``db_path`` A keeps what it knows in SQLite (:mod:`hooklab.live.store`), so a new ``ShopService``
     on the same file after a crash knows every payment, every processed event and its secret. In
     webhook mode call :meth:`register_webhook` with the URL A is served at (or pass
     ``public_url``, and the app registers itself when it starts).
 
-    Introduced in notebooks/01-api-polling.ipynb.
+    ``client`` replaces A's HTTP client to B (say, one on an ``httpx.ASGITransport`` to call B
+    in-process, in tests); A then leaves closing it to the caller.
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class ShopService:
         name: str = "A",
         timeout_s: float = 5.0,
         db_path: str | Path | None = None,
+        client: httpx.Client | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -72,32 +80,45 @@ class ShopService:
         self.name = name
         # with a db_path A remembers payments, processed events and secrets across restarts
         self.store = SqliteStore(db_path) if db_path is not None else None
-        self.core = Shop(self.clock, store=self.store)
+        self.core = Shop(store=self.store)
         self.schedule = PollSchedule(interval_s)
         self.log = RequestLog(name)
         self.lock = threading.RLock()
-        self.client = httpx.Client(base_url=self.provider_url, timeout=timeout_s)
+        self._own_client = client is None
+        self.client = client or httpx.Client(base_url=self.provider_url, timeout=timeout_s)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._poller: threading.Thread | None = None
-        self.app = Starlette(
-            routes=[
-                Route(WEBHOOK_PATH, self.webhook, methods=["POST"]),
-                Route("/orders", self.order, methods=["POST"]),
-                Route("/payments", self.list_payments, methods=["GET"]),
-                Route("/payments/{payment_id}", self.get_payment, methods=["GET"]),
-                Route("/health", self.health, methods=["GET"]),
-            ],
-            middleware=[Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)],
-            exception_handlers=EXCEPTION_HANDLERS,
+        self.app = make_app(
+            title="System A: the shop",
+            description="A mock shop. It receives System B's webhooks (signed, de-duplicated) or "
+            "polls B, and shows what it knows about each payment.",
+            log=self.log,
+            name=name,
+            clock=self.clock,
+            body_models=(PaymentRequest,),
+            kinds={WEBHOOK_PATH: "webhook", ORDERS_PATH: "create"},
             lifespan=self._lifespan,
         )
+        self._add_routes()
+
+    def _add_routes(self) -> None:
+        route = self.app.add_api_route
+        event_schema = {"application/json": {"schema": {"type": "object", "description": EVENT_SHAPE}}}
+        route(
+            WEBHOOK_PATH, self.webhook, methods=["POST"],
+            openapi_extra={"requestBody": {"required": True, "content": event_schema}},
+        )  # fmt: skip
+        route(ORDERS_PATH, self.order, methods=["POST"], status_code=201)
+        route(PAYMENTS_PATH, self.list_payments, methods=["GET"])
+        route(PAYMENT_PATH, self.get_payment, methods=["GET"])
+        route(HEALTH_PATH, self.health, methods=["GET"])
 
     # --- what A does ----------------------------------------------------------------------
     def create_payment(self, amount: int = 1999, currency: str = "eur") -> dict:
         """Ask B for a payment (a customer checks out) and start waiting for it to settle."""
         response = logged_send(
-            self.client, self.log, receiver="B", kind="create", method="POST", url="/payments",
+            self.client, self.log, receiver="B", kind="create", method="POST", url=PAYMENTS_PATH,
             clock=self.clock, json_body={"amount": amount, "currency": currency},
         )  # fmt: skip
         if response is None:
@@ -110,7 +131,7 @@ class ShopService:
             )
         payment = response.json()
         with self.lock:
-            self.core.apply(payment, "create")
+            self.core.apply(payment, "create", self.clock.now())
             self.schedule.add(payment["id"], self.clock.now())
         self._wake.set()
         return payment
@@ -121,7 +142,7 @@ class ShopService:
         if not base:
             raise ValueError("register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'")
         response = logged_send(
-            self.client, self.log, receiver="B", kind="register", method="POST", url="/webhook-endpoints",
+            self.client, self.log, receiver="B", kind="register", method="POST", url=WEBHOOK_ENDPOINTS_PATH,
             clock=self.clock, json_body={"url": base + WEBHOOK_PATH},
         )  # fmt: skip
         if response is None or response.status_code != 201:
@@ -139,7 +160,7 @@ class ShopService:
             if response.status_code != 200:
                 return None
             with self.lock:
-                return self.core.apply(response.json(), "poll")
+                return self.core.apply(response.json(), "poll", self.clock.now())
 
         learned: list[bool | None] = []
         logged_send(
@@ -189,7 +210,8 @@ class ShopService:
 
     def close(self) -> None:
         self.stop_poller()
-        self.client.close()
+        if self._own_client:
+            self.client.close()
         if self.store is not None:
             with self.lock:
                 self.core.detach_store()  # what A knew stays readable after close
@@ -210,19 +232,20 @@ class ShopService:
 
     # --- routes ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> JSONResponse:
+        """Where B delivers events. The raw body is verified before anything parses it."""
         mark(request, "webhook")
-        body = await read_body(request)
+        body = await request.body()  # bounded by the body-limit middleware
         with self.lock:
-            reply = self.core.receive_webhook(body, request.headers)
+            reply = self.core.receive_webhook(body, request.headers, self.clock.now())
         mark(request, "webhook", reply.news)
         return JSONResponse(reply.body, status_code=reply.status)
 
-    async def order(self, request: Request) -> JSONResponse:
+    async def order(self, request: Request, body: PaymentRequest) -> dict:
+        """A customer checks out: A asks B for a payment and waits to learn how it settles."""
         mark(request, "create")
-        amount, currency = validate_payment_request(parse_json(await read_body(request)))
         # create_payment blocks on B; a worker thread keeps A's event loop free meanwhile
         try:
-            payment = await run_in_threadpool(self.create_payment, amount, currency)
+            return await run_in_threadpool(self.create_payment, body.amount, body.currency)
         except ConnectionError as err:
             # B being down is not a bug of A's: say so (502) and what to do, instead of a 500 and a traceback
             raise ApiError(
@@ -230,23 +253,23 @@ class ShopService:
                 f"{err} Start System B first (hooklab provider) or check A's --provider URL, "
                 "then retry the order",
             ) from None  # fmt: skip
-        return JSONResponse(payment, status_code=201)
 
-    async def list_payments(self, request: Request) -> JSONResponse:
+    async def list_payments(self, request: Request) -> dict:
+        """Every payment A knows, by id."""
         mark(request, "view")
-        return JSONResponse({"data": sorted(self.snapshot().values(), key=lambda p: p["id"])})
+        return {"data": sorted(self.snapshot().values(), key=lambda p: p["id"])}
 
-    async def get_payment(self, request: Request) -> JSONResponse:
+    async def get_payment(self, request: Request, payment_id: str) -> dict:
+        """One payment as A knows it."""
         mark(request, "view")
-        payment = self.snapshot().get(request.path_params["payment_id"])
+        payment = self.snapshot().get(payment_id)
         if payment is None:
             raise ApiError(
-                404,
-                "not_found",
-                f"A knows no payment {request.path_params['payment_id']!r}; create one with POST /orders",
+                404, "not_found", f"A knows no payment {payment_id!r}; create one with POST /orders"
             )
-        return JSONResponse(payment)
+        return payment
 
-    async def health(self, request: Request) -> JSONResponse:
+    async def health(self, request: Request) -> dict:
+        """Whether A is up, and how it learns (poll or webhook)."""
         mark(request, "view")
-        return JSONResponse({"ok": True, "system": self.name, "mode": self.mode})
+        return {"ok": True, "system": self.name, "mode": self.mode}

@@ -1,10 +1,10 @@
-"""System B over HTTP: a Starlette app around :class:`~hooklab.provider.PaymentProvider`.
+"""System B over HTTP: a FastAPI app around :class:`~hooklab.core.provider.PaymentProvider`.
 
 Routes: ``POST /payments``, ``GET /payments/{id}``, ``POST``/``GET /webhook-endpoints``,
-``GET /events`` and ``GET /health``. A background task (started by the app's lifespan, so it
-runs inside the server's event loop) settles payments when due and delivers webhooks with an
-async httpx client, so a slow or dead endpoint never blocks the API.
-Introduced in notebooks/01-api-polling.ipynb.
+``GET /events``, ``GET /health``; ``/docs`` and ``/openapi.json`` describe them. A background
+task (started by the app's lifespan, so it runs inside the server's event loop) settles payments
+when due and delivers webhooks with an async httpx client, so a slow or dead endpoint never
+blocks the API.
 """
 
 from __future__ import annotations
@@ -16,43 +16,36 @@ import time
 from collections.abc import Sequence
 
 import httpx
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from fastapi import Request
 
-from hooklab.clock import Clock, WallClock
-from hooklab.http import (
-    EXCEPTION_HANDLERS,
+from hooklab.core.clock import Clock
+from hooklab.core.contract import (
+    EVENTS_PATH,
+    HEALTH_PATH,
+    PAYMENT_PATH,
+    PAYMENTS_PATH,
     SENDER_HEADER,
-    RequestLogMiddleware,
-    mark,
-    parse_json,
-    read_body,
-    record_sent,
+    WEBHOOK_ENDPOINTS_PATH,
 )
-from hooklab.provider import (
-    DEFAULT_RETRY_SCHEDULE,
-    Delivery,
-    PaymentProvider,
-    SettlementModel,
-    validate_endpoint_request,
-    validate_payment_request,
-)
-from hooklab.requestlog import RequestLog
+from hooklab.core.delivery import Delivery
+from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, SettlementModel
+from hooklab.live.client import record_sent
+from hooklab.live.clocks import WallClock
+from hooklab.live.models import EndpointRequest, PaymentRequest
+from hooklab.live.server import make_app, mark
+from hooklab.measure.requestlog import RequestLog
 
 #: How long B waits for a webhook endpoint to answer before counting the attempt as failed.
 DELIVERY_TIMEOUT_S = 5.0
 
 
 class ProviderService:
-    """System B, live: the core, its request log, the Starlette ``app`` and its background work.
+    """System B, live: the core, its request log, the FastAPI ``app`` and its background work.
 
-    Serve ``service.app`` with :func:`hooklab.serving.serve` (or uvicorn). All access to the
+    Serve ``service.app`` with :func:`hooklab.live.serving.serve` (or uvicorn). All access to the
     core goes through ``service.lock``, so tests and notebooks may read it from another thread.
-
-    Introduced in notebooks/01-api-polling.ipynb (first run in the smoke check of notebooks/00-index.ipynb).
+    ``transport`` replaces the network under B's webhook client (an ``httpx.ASGITransport`` to
+    deliver in-process, in tests).
     """
 
     def __init__(
@@ -63,72 +56,75 @@ class ProviderService:
         retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
         clock: Clock | None = None,
         name: str = "B",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.clock = clock or WallClock()
         self.name = name
-        self.core = PaymentProvider(
-            self.clock, seed=seed, settlement=settlement, retry_schedule=retry_schedule
-        )
+        self.core = PaymentProvider(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
         self.log = RequestLog(name)
         self.lock = threading.Lock()
+        self.transport = transport
         self._wake: asyncio.Event | None = None
-        self.app = Starlette(
-            routes=[
-                Route("/payments", self.create_payment, methods=["POST"]),
-                Route("/payments/{payment_id}", self.get_payment, methods=["GET"]),
-                Route("/webhook-endpoints", self.webhook_endpoints, methods=["GET", "POST"]),
-                Route("/events", self.list_events, methods=["GET"]),
-                Route("/health", self.health, methods=["GET"]),
-            ],
-            middleware=[Middleware(RequestLogMiddleware, log=self.log, name=name, clock=self.clock)],
-            exception_handlers=EXCEPTION_HANDLERS,
+        self.app = make_app(
+            title="System B: payment provider",
+            description="A mock payment provider. Create a payment here and, if System A has "
+            "registered a webhook endpoint, watch B deliver the settlement to it.",
+            log=self.log,
+            name=name,
+            clock=self.clock,
+            body_models=(PaymentRequest, EndpointRequest),
+            kinds={PAYMENTS_PATH: "create", WEBHOOK_ENDPOINTS_PATH: "register"},
             lifespan=self._lifespan,
         )
+        self._add_routes()
+
+    def _add_routes(self) -> None:
+        route = self.app.add_api_route
+        route(PAYMENTS_PATH, self.create_payment, methods=["POST"], status_code=201)
+        route(PAYMENT_PATH, self.get_payment, methods=["GET"])
+        route(WEBHOOK_ENDPOINTS_PATH, self.register_endpoint, methods=["POST"], status_code=201)
+        route(WEBHOOK_ENDPOINTS_PATH, self.list_endpoints, methods=["GET"])
+        route(EVENTS_PATH, self.list_events, methods=["GET"])
+        route(HEALTH_PATH, self.health, methods=["GET"])
 
     # --- routes ---------------------------------------------------------------------------
-    async def create_payment(self, request: Request) -> JSONResponse:
+    async def create_payment(self, request: Request, body: PaymentRequest) -> dict:
+        """Create a pending payment; it settles by itself a little later."""
         mark(request, "create")
-        amount, currency = validate_payment_request(parse_json(await read_body(request)))
         with self.lock:
-            payment = self.core.create_payment(amount, currency)
+            payment = self.core.create_payment(body.amount, body.currency, self.clock.now())
         self._poke()
-        return JSONResponse(payment, status_code=201)
+        return payment
 
-    async def get_payment(self, request: Request) -> JSONResponse:
+    async def get_payment(self, request: Request, payment_id: str) -> dict:
+        """One payment as B knows it now (what a polling client asks for)."""
         mark(request, "poll")
         with self.lock:
-            payment = self.core.get_payment(request.path_params["payment_id"])
-        return JSONResponse(payment)
+            return self.core.get_payment(payment_id)
 
-    async def register_endpoint(self, request: Request) -> JSONResponse:
+    async def register_endpoint(self, request: Request, body: EndpointRequest) -> dict:
+        """Register a webhook URL; the answer holds its signing secret (shown only here)."""
         mark(request, "register")
-        url = validate_endpoint_request(parse_json(await read_body(request)))
         with self.lock:
-            endpoint = self.core.register_endpoint(url)
-        return JSONResponse(endpoint, status_code=201)
+            return self.core.register_endpoint(body.url)
 
-    async def webhook_endpoints(self, request: Request) -> JSONResponse:
-        # one route for both methods, so a wrong method's 405 lists them both in Allow
-        if request.method == "POST":
-            return await self.register_endpoint(request)
-        return await self.list_endpoints(request)
-
-    async def list_endpoints(self, request: Request) -> JSONResponse:
+    async def list_endpoints(self, request: Request) -> dict:
+        """Registered endpoints, without their secrets."""
         mark(request, "view")
         with self.lock:
-            endpoints = self.core.list_endpoints()
-        return JSONResponse({"data": endpoints})
+            return {"data": self.core.list_endpoints()}
 
-    async def list_events(self, request: Request) -> JSONResponse:
+    async def list_events(self, request: Request, after: str | None = None) -> dict:
+        """Events in the order B made them; ``after`` an event id for those after it (a changes feed)."""
         mark(request, "view")
         with self.lock:
             # ?after= with no value means "from the start", like leaving it out
-            events = self.core.list_events(request.query_params.get("after") or None)
-        return JSONResponse({"data": events})
+            return {"data": self.core.list_events(after or None)}
 
-    async def health(self, request: Request) -> JSONResponse:
+    async def health(self, request: Request) -> dict:
+        """Whether B is up."""
         mark(request, "view")
-        return JSONResponse({"ok": True, "system": self.name})
+        return {"ok": True, "system": self.name}
 
     # --- background work ------------------------------------------------------------------
     def _poke(self) -> None:
@@ -138,7 +134,7 @@ class ProviderService:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
         self._wake = asyncio.Event()
-        async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S) as client:
+        async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S, transport=self.transport) as client:
             pump = asyncio.create_task(self._pump(client), name="hooklab-provider-pump")
             try:
                 yield

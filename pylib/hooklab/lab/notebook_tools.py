@@ -1,8 +1,8 @@
 """Keep the notebook series honest: re-execute it in place, and generate the index.
 
-    python -m hooklab.notebook_tools execute notebooks     # make notebooks
-    python -m hooklab.notebook_tools index notebooks       # make index
-    python -m hooklab.notebook_tools check-index notebooks # exit 1 if 00-index is stale
+    python -m hooklab.lab.notebook_tools execute notebooks     # make notebooks
+    python -m hooklab.lab.notebook_tools index notebooks       # make index
+    python -m hooklab.lab.notebook_tools check-index notebooks # exit 1 if 00-index is stale
 
 The index (the map in ``00-index.ipynb``) is generated from each notebook's own first cell
 (title and learning goals), between two marker comments, so it can never drift from the series.
@@ -145,7 +145,7 @@ def execute(path: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hooklab.notebook_tools")
+    parser = argparse.ArgumentParser(prog="python -m hooklab.lab.notebook_tools")
     parser.add_argument("command", choices=("execute", "index", "check-index"))
     parser.add_argument("folder", type=Path, nargs="?", default=Path("notebooks"))
     parser.add_argument("only", nargs="*", help="notebook file names to execute (default: all)")

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hooklab.measure import change_latencies, summarize
-from hooklab.provider import SettlementModel
-from hooklab.provider_app import ProviderService
-from hooklab.requestlog import combine
-from hooklab.serving import serve
-from hooklab.shop_app import ShopService
+from hooklab.core.provider import SettlementModel
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
+from hooklab.measure.requestlog import combine
+from hooklab.measure.summary import change_latencies, summarize
 
 #: Seconds between progress lines while a live run waits for payments to settle.
 PROGRESS_EVERY_S = 2.0

@@ -1,0 +1,91 @@
+"""One event on its way to one endpoint, as an explicit state machine.
+
+States and what moves them, in one table (:data:`TRANSITIONS`)::
+
+    pending --due--> in_flight --succeeded--> delivered
+                      in_flight --failed-----> pending     (a retry is left in the schedule)
+                      in_flight --gave_up----> failed      (the schedule is used up)
+
+``delivered`` and ``failed`` are final. Anything not in the table (a finished delivery reported
+again, a pending one reported before it was sent) raises :class:`IllegalTransition` instead of
+quietly counting another attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hooklab.core.contract import ATTEMPT_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER
+from hooklab.core.signing import sign_stripe
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+#: (state, what happened) -> next state. The whole life of a delivery.
+TRANSITIONS: dict[tuple[DeliveryState, str], DeliveryState] = {
+    (DeliveryState.PENDING, "due"): DeliveryState.IN_FLIGHT,
+    (DeliveryState.IN_FLIGHT, "succeeded"): DeliveryState.DELIVERED,
+    (DeliveryState.IN_FLIGHT, "failed"): DeliveryState.PENDING,
+    (DeliveryState.IN_FLIGHT, "gave_up"): DeliveryState.FAILED,
+}
+FINAL_STATES = frozenset({DeliveryState.DELIVERED, DeliveryState.FAILED})
+
+
+class IllegalTransition(RuntimeError):
+    """A delivery was told something that cannot happen in its state (a bug in the driver)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    url: str
+    secret: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "url": self.url, "secret": self.secret}
+
+
+@dataclass
+class Delivery:
+    """One event for one endpoint; ``attempt`` counts the tries made so far."""
+
+    id: str
+    endpoint: Endpoint
+    event_id: str
+    body: bytes
+    due_at: float
+    attempt: int = 0
+    state: DeliveryState = DeliveryState.PENDING
+    last_status: int | None = None
+    delivered_at: float | None = None
+
+    def move(self, what: str) -> DeliveryState:
+        """Apply one transition of :data:`TRANSITIONS`, or raise :class:`IllegalTransition`."""
+        new = TRANSITIONS.get((self.state, what))
+        if new is None:
+            raise IllegalTransition(
+                f"delivery {self.id} is {self.state.value}: '{what}' cannot happen now "
+                f"(allowed: {sorted(w for s, w in TRANSITIONS if s is self.state) or 'nothing, it is final'})"
+            )
+        self.state = new
+        return new
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def request(self, now: float) -> tuple[str, dict[str, str], bytes]:
+        """URL, headers and body of the next attempt, signed at ``now`` (like Stripe, per try)."""
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign_stripe(self.body, self.endpoint.secret, int(now)),
+            DELIVERY_HEADER: self.id,
+            ATTEMPT_HEADER: str(self.attempt + 1),
+        }
+        return self.endpoint.url, headers, self.body

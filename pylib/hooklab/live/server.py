@@ -1,0 +1,279 @@
+"""Server plumbing shared by both mock systems: one FastAPI app shape, JSON errors, bounded bodies.
+
+:func:`make_app` builds an app the way both systems want it: OpenAPI at ``/openapi.json``,
+interactive docs at ``/docs`` whose assets are served from this machine (fastapi-offline: no
+request leaves it), the request log around everything, a body limit below it, and every error
+as ``{"error": {"code", "message", ...}}`` with the right status, FastAPI's validation errors
+included (the message names the field and says what it must be).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hooklab.core.clock import Clock
+from hooklab.core.contract import MAX_BODY_BYTES, SENDER_HEADER
+from hooklab.core.errors import ApiError
+from hooklab.measure.requestlog import RequestLog
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse (413) any request body over ``limit`` bytes, without reading more than that.
+
+    A declared ``Content-Length`` over the limit is refused before a byte is read; a streamed
+    body is counted as it arrives and cut off at the limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send, f"body is {int(declared)} bytes; the limit is {self.limit}")
+            return
+        size = 0
+        started = False
+
+        async def bounded_receive() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, watching_send)
+        except _BodyTooLarge:
+            if started:  # pragma: no cover - an app that answers before reading its body
+                raise
+            await self._refuse(send, f"body is over the limit of {self.limit} bytes")
+
+    async def _refuse(self, send: Send, message: str) -> None:
+        response = JSONResponse(ApiError(413, "body_too_large", message).to_dict(), status_code=413)
+        await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> Message:  # pragma: no cover - a JSONResponse never reads the request
+    return {"type": "http.disconnect"}
+
+
+def mark(request: Request, kind: str, news: bool | None = None) -> None:
+    """Tell the request log what this request was for and whether it carried news."""
+    request.state.kind = kind
+    request.state.news = news
+
+
+class RequestLogMiddleware:
+    """Pure ASGI middleware: one ``in`` row per served request, with status, bytes, duration.
+
+    A route says what a request was for with :func:`mark`; ``kinds`` (``{path: kind}``) names it
+    for a request refused before any route saw it (a body over the limit).
+    """
+
+    def __init__(
+        self, app: ASGIApp, log: RequestLog, name: str, clock: Clock, kinds: dict[str, str] | None = None
+    ) -> None:
+        self.app, self.log, self.name, self.clock = app, log, name, clock
+        self.kinds = kinds or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        started_at, t0 = self.clock.now(), time.perf_counter()
+        size = 0
+        status: int | None = None
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            state = scope["state"]
+            headers = dict(scope.get("headers") or [])
+            self.log.record(
+                time=started_at,
+                direction="in",
+                sender=headers.get(SENDER_HEADER.lower().encode(), b"client").decode("latin-1"),
+                receiver=self.name,
+                kind=state.get("kind") or self.kinds.get(scope["path"], "other"),
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_s=time.perf_counter() - t0,
+                bytes=size,
+                news=state.get("news"),
+            )
+
+        async def counting_receive() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal size, status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # log before the last byte leaves: whoever reads the response finds the row
+                    record()
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            record()
+
+
+# --- errors ----------------------------------------------------------------------------------
+def _json_error(err: ApiError, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(err.to_dict(), status_code=err.status, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (FastAPI makes one route per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
+
+
+async def api_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ApiError):
+        return _json_error(exc)
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            message = (
+                f"{request.method} is not allowed on {request.url.path}; use {allowed or 'another method'}"
+            )
+            return _json_error(ApiError(405, "method_not_allowed", message), {"Allow": allowed})
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}; see /docs or the README for the API"
+            return _json_error(ApiError(404, "unknown_route", message))
+        if exc.status_code == 400:  # FastAPI could not decode the body (not UTF-8, say)
+            return _json_error(ApiError(400, "malformed_json", "body is not valid JSON (nor UTF-8 text)"))
+        return _json_error(ApiError(exc.status_code, "http_error", str(exc.detail)), exc.headers)
+    # A bug of ours: still JSON, still says what to do.
+    err = ApiError(500, "internal_error", f"{type(exc).__name__}: {exc}; please report this as a hooklab bug")
+    return _json_error(err)
+
+
+#: Error codes for a body field that fails validation (the rest are ``invalid_body``).
+FIELD_CODES = {"amount": "invalid_amount", "currency": "invalid_currency"}
+
+
+def validation_error(hints: dict[str, str]) -> Callable:
+    """A handler that turns FastAPI's first validation error into our error shape.
+
+    ``hints`` says, per body field, what a good value looks like (from the models' descriptions).
+    """
+
+    async def handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        kind, loc = first["type"], tuple(first["loc"])
+        field = str(loc[1]) if len(loc) > 1 and loc[0] == "body" else None
+        example = "; see /docs for the body it expects"
+        if kind == "json_invalid":
+            err = ApiError(
+                400, "malformed_json", f"body is not valid JSON: {first.get('ctx', {}).get('error')}"
+            )
+        elif loc == ("body",) and kind == "missing":
+            err = ApiError(400, "malformed_json", "body is empty; send a JSON object" + example)
+        elif loc == ("body",) and isinstance(first.get("input"), bytes | str):
+            err = ApiError(415, "not_json", "send the body as JSON, with Content-Type: application/json")
+        elif loc == ("body",):
+            err = ApiError(422, "invalid_body", "body must be a JSON object" + example)
+        elif kind == "extra_forbidden":
+            unknown = sorted(str(e["loc"][-1]) for e in exc.errors() if e["type"] == "extra_forbidden")
+            err = ApiError(422, "unknown_field", f"unknown field(s) {unknown}; allowed: {', '.join(hints)}")
+        elif kind == "missing" and field:
+            err = ApiError(
+                422, "missing_field", f"field '{field}' is required: {hints.get(field, 'see /docs')}"
+            )
+        elif field:
+            got = first.get("input")
+            err = ApiError(
+                422, FIELD_CODES.get(field, "invalid_body"),
+                f"'{field}' must be {hints.get(field, 'as /docs describes')}, got {got!r}",
+                field=field,
+            )  # fmt: skip
+        else:
+            where = ".".join(map(str, loc))
+            err = ApiError(422, "invalid_request", f"{where}: {first['msg']}")
+        return _json_error(err)
+
+    return handler
+
+
+def make_app(
+    *,
+    title: str,
+    description: str,
+    log: RequestLog,
+    name: str,
+    clock: Clock,
+    body_models: Iterable[type] = (),
+    kinds: dict[str, str] | None = None,
+    lifespan=None,
+) -> FastAPI:
+    """A FastAPI app with local docs, the request log, the body limit and our JSON errors."""
+    hints = {
+        field: info.description or "as /docs describes"
+        for model in body_models
+        for field, info in model.model_fields.items()
+    }
+    return FastAPIOffline(
+        title=title,
+        description=description,
+        version="1",
+        redoc_url=None,
+        # a body without Content-Type is read as JSON (curl and httpx send none for raw bytes); a
+        # declared non-JSON type (text/plain: what a cross-site form can send) is refused with 415
+        strict_content_type=False,
+        # no "valid" badge fetched from validator.swagger.io: nothing leaves the machine
+        swagger_ui_parameters={"validatorUrl": None},
+        middleware=[
+            Middleware(RequestLogMiddleware, log=log, name=name, clock=clock, kinds=kinds),
+            Middleware(BodyLimitMiddleware),
+        ],
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: api_error,
+            RequestValidationError: validation_error(hints),
+            Exception: api_error,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,290 @@
+"""The simulated world: System B's and System A's cores, the network between them, the log.
+
+:class:`Sim` puts one :class:`~hooklab.core.provider.PaymentProvider` (B) and one
+:class:`~hooklab.core.shop.Shop` (A) on an :class:`~hooklab.sim.engine.Environment`, with a
+modelled network. Everything that happens is a callback at a time: a workload changes a payment,
+a strategy sends a request, the request reaches B (B's core answers), the answer reaches A (A's
+core applies it), B's core says a settlement or a webhook delivery is due, a delivery reaches A,
+A's reply reaches B. Cores get the virtual time as ``now``, as the live adapters give them the
+wall clock's.
+
+Strategies and workloads use the public methods only: :meth:`Sim.at`, :meth:`Sim.request`,
+:meth:`Sim.create_payment`, :meth:`Sim.register_webhook`, :meth:`Sim.change_status`,
+:meth:`Sim.record`, :meth:`Sim.delay` and the two cores. Requests are logged once, as the
+sender's ``out`` row (what live runs log at the sender), with the round trip as ``duration_s``
+and whether A learned something as ``news``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from hooklab.core.contract import PAYMENTS_PATH, WEBHOOK_ENDPOINTS_PATH, WEBHOOK_PATH
+from hooklab.core.delivery import Delivery
+from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, SettlementModel
+from hooklab.core.shop import Shop
+from hooklab.measure.requestlog import COLUMNS
+from hooklab.sim.engine import Environment, gc_paused
+from hooklab.sim.network import Network, draw_stream
+
+#: Where A's webhook endpoint lives in a simulation (the port ``hooklab consumer`` uses).
+SIM_WEBHOOK_URL = "http://127.0.0.1:8001" + WEBHOOK_PATH
+
+# numpy seed-sequence stream numbers: each source of randomness has its own stream, so changing
+# one (say, the network) leaves the others (the workload's change times) exactly as they were
+STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD = 1, 2, 3, 4
+
+_INF = math.inf
+
+#: (sender, receiver, kind, method) of the requests a run logs; rows store the index.
+ROW_KINDS: list[tuple[str, str, str, str]] = [
+    ("A", "B", "poll", "GET"),
+    ("A", "B", "create", "POST"),
+    ("A", "B", "register", "POST"),
+    ("B", "A", "webhook", "POST"),
+]
+ROW_POLL, ROW_WEBHOOK = 0, 3
+
+
+def row_kind(sender: str, receiver: str, kind: str, method: str) -> int:
+    """The index of a request's (sender, receiver, kind, method) in :data:`ROW_KINDS`."""
+    key = (sender, receiver, kind, method)
+    if key not in ROW_KINDS:
+        ROW_KINDS.append(key)
+    return ROW_KINDS.index(key)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def json_size(obj: object) -> int:
+    """Bytes of ``obj`` as the live apps' JSON responses render it (what live runs count)."""
+    return len(_JSON.encode(obj).encode())
+
+
+class Sim:
+    """One simulated world: B's core, A's core, a network and the request log, on an event loop.
+
+    ``sim.env`` is the loop; ``sim.clock`` its virtual clock (``sim.clock.t``, seconds).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        network: Network | None = None,
+        settlement: SettlementModel | None = None,
+        retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+    ) -> None:
+        self.seed = seed
+        self.network = network or Network()
+        self.env = Environment()
+        self.clock = self.env.clock
+        self.at = self.env.at  # the loop's own method: strategies schedule timers with it
+        self.run = self.env.run
+        self.step = self.env.step
+        self.provider = PaymentProvider(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
+        self.shop = Shop()
+        #: The next one-way network delay, in seconds (a draw from ``network.delay``).
+        self.delay = draw_stream(self.network.delay.draw, self.rng(STREAM_DELAY))
+        self._lost = draw_stream(lambda rng, n: rng.random(n), self.rng(STREAM_FAILURE))
+        self._provider_armed = _INF
+        # one tuple per request: (time sent, ROW_KINDS index, path, status or 0 for no answer,
+        # duration_s, bytes, news as 1/0 or -1 for unknown, attempt: 0 except for webhooks)
+        self.rows: list[tuple] = []
+        self._poll_bytes: dict[tuple[str, int], int] = {}
+        self._paths: dict[str, str] = {}
+        self.on_created: Callable[[str], None] | None = None
+
+    def rng(self, stream: int, *key: int) -> np.random.Generator:
+        """An independent generator for one source of randomness, fixed by the seed."""
+        return np.random.default_rng([self.seed & 0xFFFFFFFFFFFFFFFF, stream, *key])
+
+    # --- A -> B requests --------------------------------------------------------------------
+    def request(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        serve: Callable[[object], tuple[int, object, int]],
+        arg: object,
+        on_answer: Callable[[int, object, object], bool | None],
+        ctx: object = None,
+        request_bytes: int = 0,
+    ) -> None:
+        """A sends B a request now. After one delay B runs ``serve(arg) -> (status, payload,
+        response_bytes)``; after another, A runs ``on_answer(status, payload, ctx) -> news``
+        and the request is logged (time sent, round trip, bytes both ways, news).
+        """
+        t = self.clock.t
+        self.at(
+            t + self.delay(), self._served, (kind, method, path, serve, arg, on_answer, ctx, request_bytes, t)
+        )
+
+    def _served(self, req: tuple) -> tuple:
+        status, payload, nbytes = req[3](req[4])
+        return self.clock.t + self.delay(), self._answered, (req, status, payload, nbytes)
+
+    def _answered(self, args: tuple) -> None:
+        (kind, method, path, _, _, on_answer, ctx, request_bytes, sent), status, payload, nbytes = args
+        news = on_answer(status, payload, ctx)
+        self.record(sent, row_kind("A", "B", kind, method), path, status, self.clock.t - sent,
+                    request_bytes + nbytes, -1 if news is None else news, 0)  # fmt: skip
+
+    def record(self, *row) -> None:
+        """Log one request: the fields of a ``rows`` tuple, in order (see ``__init__``)."""
+        self.rows.append(row)
+
+    def payment_size(self, payment: dict) -> int:
+        """Bytes of a payment's JSON body, worked out once per version."""
+        key = (payment["id"], payment["version"])
+        size = self._poll_bytes.get(key)
+        if size is None:
+            size = self._poll_bytes[key] = json_size(payment)
+        return size
+
+    def payment_path(self, payment_id: str) -> str:
+        path = self._paths.get(payment_id)
+        if path is None:
+            path = self._paths[payment_id] = f"/payments/{payment_id}"
+        return path
+
+    def create_payment(
+        self, amount: int, currency: str = "eur", *, settle: bool = False, then=None, at_b=None
+    ) -> None:
+        """A asks B for a payment (``POST /payments``). B creates it when the request arrives
+        (and calls ``at_b(payment)``); when B's answer is back, A applies it, calls
+        ``on_created(payment_id)`` (the strategy starts watching it), then ``then(payment)``.
+        """
+        body = {"amount": amount, "currency": currency}
+        self.request("create", "POST", PAYMENTS_PATH, self._serve_create, (amount, currency, settle, at_b),
+                     self._created, then, json_size(body))  # fmt: skip
+
+    def _serve_create(self, arg: tuple) -> tuple[int, dict, int]:
+        amount, currency, settle, at_b = arg
+        payment = self.provider.create_payment(amount, currency, self.clock.t, settle=settle)
+        if settle:
+            self.provider_changed()
+        if at_b is not None:
+            at_b(payment)
+        return 201, payment, json_size(payment)
+
+    def _created(self, status: int, payment: dict, then) -> None:
+        self.shop.apply(payment, "create", self.clock.t)
+        if self.on_created is not None:
+            self.on_created(payment["id"])
+        if then is not None:
+            then(payment)
+        return None
+
+    def register_webhook(self, then: Callable[[dict], None] | None = None) -> None:
+        """A registers its endpoint with B (``POST /webhook-endpoints``) and trusts the secret."""
+        body = {"url": SIM_WEBHOOK_URL}
+        self.request("register", "POST", WEBHOOK_ENDPOINTS_PATH, self._serve_register, SIM_WEBHOOK_URL,
+                     self._registered, then, json_size(body))  # fmt: skip
+
+    def _serve_register(self, url: str) -> tuple[int, dict, int]:
+        endpoint = self.provider.register_endpoint(url)
+        return 201, endpoint, json_size(endpoint)
+
+    def _registered(self, status: int, endpoint: dict, then) -> None:
+        self.shop.add_webhook_secret(endpoint["secret"])
+        if then is not None:
+            then(endpoint)
+        return None
+
+    # --- B's timers and webhook deliveries --------------------------------------------------
+    def provider_changed(self) -> None:
+        """Call after anything that may give B's core an earlier wake-up (a change, a create)."""
+        t = self.provider.next_wakeup()
+        if t is not None and t < self._provider_armed:
+            self._provider_armed = t
+            self.at(t, self._provider_wake)
+
+    def _provider_wake(self, _: object) -> None:
+        self._provider_armed = _INF
+        now = self.clock.t
+        self.provider.settle_due(now)
+        for delivery in self.provider.deliveries_due(now):
+            self._deliver(delivery)
+        self.provider_changed()
+
+    def _deliver(self, delivery: Delivery) -> None:
+        now = self.clock.t
+        url, headers, body = delivery.request(now)
+        attempt = delivery.attempt + 1
+        path = urlsplit(url).path
+        if self._lost() < self.network.failure_prob:
+            # no answer from A: B notices after a round trip (a refused or reset connection)
+            self.at(now + self.delay() + self.delay(), self._delivery_answered,
+                    (delivery, None, now, len(body), None, attempt, path))  # fmt: skip
+        else:
+            self.at(now + self.delay(), self._webhook_arrives, (delivery, headers, body, now, attempt, path))
+
+    def _webhook_arrives(self, args: tuple) -> tuple:
+        delivery, headers, body, sent, attempt, path = args
+        reply = self.shop.receive_webhook(body, headers, self.clock.t)
+        nbytes = len(body) + json_size(reply.body)
+        return (self.clock.t + self.delay(), self._delivery_answered,
+                (delivery, reply.status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
+
+    def _delivery_answered(self, args: tuple) -> None:
+        delivery, status, sent, nbytes, news, attempt, path = args
+        now = self.clock.t
+        self.provider.delivery_finished(delivery, status, now)
+        self.record(sent, ROW_WEBHOOK, path, 0 if status is None else status, now - sent, nbytes,
+                    -1 if news is None else news, attempt)  # fmt: skip
+        self.provider_changed()
+
+    # --- workload hook ----------------------------------------------------------------------
+    def change_status(self, payment_id: str, status: str) -> None:
+        """B changes a payment now (the workload's doing); deliveries, if any, are planned."""
+        self.provider.update_status(payment_id, status, self.clock.t)
+        if self.provider.endpoints:
+            self.provider_changed()
+
+    # --- measurements -----------------------------------------------------------------------
+    def request_frame(self, start: float = 0.0, end: float = _INF) -> tuple[pd.DataFrame, np.ndarray]:
+        """The request log (rows sent in ``[start, end)``, times shifted so ``start`` is 0),
+        sorted by time, with the standard columns and dtypes; and each row's delivery attempt.
+        """
+        rows = self.rows
+        n = len(rows)
+        with gc_paused():
+            cols = list(zip(*rows, strict=True)) if n else [()] * 8
+            time = np.fromiter(cols[0], float, n)
+            keep = (time >= start) & (time < end)
+            order = np.argsort(time, kind="stable")
+            order = order[keep[order]]
+            m = len(order)
+            which = np.fromiter(cols[1], np.int64, n)[order]
+            status = np.fromiter(cols[3], np.int64, n)[order]
+            news = np.fromiter(cols[6], np.int8, n)[order]
+            kinds = [np.array([k[f] for k in ROW_KINDS], dtype=object)[which] for f in range(4)]
+            path = np.empty(n, dtype=object)
+            path[:] = cols[2]
+            frame = pd.DataFrame(
+                {
+                    "time": time[order] - start,
+                    "observer": kinds[0],
+                    "direction": np.full(m, "out", dtype=object),
+                    "sender": kinds[0],
+                    "receiver": kinds[1],
+                    "kind": kinds[2],
+                    "method": kinds[3],
+                    "path": path[order],
+                    "status": pd.arrays.IntegerArray(status, status == 0),
+                    "duration_s": np.fromiter(cols[4], float, n)[order],
+                    "bytes": np.fromiter(cols[5], np.int64, n)[order],
+                    "news": pd.arrays.BooleanArray(news > 0, news < 0),
+                },
+                columns=list(COLUMNS),
+            )
+            attempts = np.fromiter(cols[7], np.int64, n)[order]
+        return frame, attempts
