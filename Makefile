@@ -17,7 +17,7 @@ help:
 	@echo "make benchmarks  print measured performance figures"
 	@echo "make lint        ruff check + format check + import-linter (the layers)"
 	@echo "make format      ruff fix + format"
-	@echo "make test-fast   the Python tests only (no nbval), stop at the first failure"
+	@echo "make test-fast   the Python tests not marked slow (no nbval, no live processes), stop at the first failure"
 	@echo "make constraints regenerate constraints.txt from the installed versions"
 	@echo "make clean       remove .venv and caches"
 
@@ -46,12 +46,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix pylib tests benchmarks notebooks
 	$(BIN)/ruff format pylib tests benchmarks
 
+# two workers (this machine has 2 cores); --dist loadfile keeps each notebook's cells in one kernel
 test: $(STAMP) lint
-	$(BIN)/python -m pytest tests --nbval --nbval-current-env \
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests -x -q
+	$(BIN)/python -m pytest -n 2 tests -x -q -m "not slow"
 
 notebooks: $(STAMP) index
 	$(BIN)/python -m hooklab.lab.notebook_tools execute notebooks

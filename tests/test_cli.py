@@ -70,6 +70,7 @@ def _wait_for(url: str, proc: subprocess.Popen) -> None:
     raise AssertionError(f"{url} did not come up")
 
 
+@pytest.mark.slow
 def test_provider_and_consumer_processes_work_together():
     """The two systems as separate processes, as a learner runs them in two terminals."""
     b_port, a_port = _free_port(), _free_port()
@@ -100,6 +101,7 @@ def test_provider_and_consumer_processes_work_together():
                 proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_a_restarted_with_its_db_does_not_register_twice(tmp_path):
     b_port, a_port = _free_port(), _free_port()
     db = str(tmp_path / "shop.db")
@@ -123,6 +125,7 @@ def test_a_restarted_with_its_db_does_not_register_twice(tmp_path):
         b.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_consumer_without_provider_says_what_to_do():
     """Webhook mode needs B to register with: a plain error and exit 1, not a startup traceback."""
     dead = f"http://127.0.0.1:{_free_port()}"

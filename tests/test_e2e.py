@@ -31,6 +31,7 @@ def webhook_run():
     return run_live("webhook", payments=30, seed=11, settlement=QUICK)
 
 
+@pytest.mark.slow
 def test_poll_mode_ends_with_a_equal_to_b(poll_run):
     assert len(poll_run.provider_state) == 30
     assert poll_run.consistent
@@ -48,6 +49,7 @@ def test_poll_requests_equal_gets_b_served(poll_run):
     assert 0 < summary["latency_max_s"] < 0.25 + 0.35
 
 
+@pytest.mark.slow
 def test_webhook_mode_ends_with_a_equal_to_b(webhook_run):
     assert len(webhook_run.provider_state) == 30 and webhook_run.consistent
 
@@ -67,6 +69,7 @@ def test_push_is_faster_than_pull(poll_run, webhook_run):
     assert webhook_run.summary["requests"] < poll_run.summary["requests"]
 
 
+@pytest.mark.slow
 def test_demo_json_cli_shows_webhook_faster_at_interval_1():
     out = subprocess.run(
         [sys.executable, "-m", "hooklab.cli", "demo", "--payments", "8", "--interval", "1", "--json"],
@@ -133,6 +136,7 @@ def test_a_cannot_create_payments_while_b_is_down():
     assert shop.snapshot() == {}
 
 
+@pytest.mark.slow
 def test_servers_can_start_and_stop_many_times_in_one_process():
     for _ in range(5):
         b = ProviderService()

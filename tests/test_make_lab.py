@@ -22,6 +22,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_make_lab_answers_on_loopback():
     port = _free_port()
     proc = subprocess.Popen(

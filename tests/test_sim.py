@@ -265,6 +265,7 @@ def test_sweep_rows_follow_theory():
 
 # --- live versus simulated ---------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.slow
 def test_live_and_simulated_agree():
     from hooklab.live.runs import run_live
 
