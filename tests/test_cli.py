@@ -47,6 +47,20 @@ def test_format_table_aligns_columns():
     assert lines[2].endswith("-") and "0.500" in lines[2]
 
 
+@pytest.mark.parametrize("command", [[], ["provider"], ["consumer"], ["demo"], ["simulate"]])
+def test_help_imports_no_heavy_library(command):
+    """``hooklab --help`` answers quickly: nothing big is imported until a command runs."""
+    probe = (
+        "import sys\nfrom hooklab.cli import main\ntry:\n    main(sys.argv[1:] + ['--help'])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'httpx', 'fastapi', 'uvicorn') "
+        "if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True)
+    assert "usage: hooklab" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_parser_knows_all_commands():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == {"provider", "consumer", "demo", "simulate"}

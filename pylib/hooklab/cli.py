@@ -10,11 +10,11 @@ hooklab simulate --mode poll --interval 10 --records 100 --rate 0.0167 --duratio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
-from hooklab.measure.summary import SUMMARY_KEYS
+from hooklab.core.modes import SHOP_MODES
+from hooklab.sim.choices import MODES, WORKLOADS
 
 DEFAULT_PROVIDER_PORT = 8000
 DEFAULT_CONSUMER_PORT = 8001
@@ -113,7 +113,8 @@ def cmd_consumer(args: argparse.Namespace) -> int:
         print(f"warning: System B at {args.provider} is not answering yet; {start_b}", file=sys.stderr)
     print(
         f"System A (shop) in {args.mode} mode on {public_url}, provider {args.provider}. "
-        f'Create a payment with: curl -X POST {public_url}/orders -d \'{{"amount": 1999, "currency": "eur"}}\'',
+        f'Create a payment with: curl -X POST {public_url}/orders -H "Content-Type: application/json" '
+        f'-d \'{{"amount": 1999, "currency": "eur"}}\' (or open {public_url}/docs)',
         file=sys.stderr,
     )
     try:
@@ -124,7 +125,10 @@ def cmd_consumer(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import json
+
     from hooklab.live.runs import run_live
+    from hooklab.measure.summary import SUMMARY_KEYS
 
     progress = None if args.json else (lambda message: print(message, file=sys.stderr))
     results = {}
@@ -152,6 +156,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import json
+
     from hooklab.sim import SIM_SUMMARY_KEYS, simulate
 
     run = simulate(
@@ -180,13 +186,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hooklab", description="API polling versus webhooks, measured.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser(
-        "provider", help="run System B, the payment provider", description=cmd_provider.__doc__
-    )
+def _provider_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--port",
         type=int,
@@ -212,113 +212,139 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of payments that fail, 0..1 (default %(default)s)",
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
-    p.set_defaults(func=cmd_provider)
 
-    c = sub.add_parser("consumer", help="run System A, the shop, in poll or webhook mode")
-    c.add_argument("--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000")
-    c.add_argument("--mode", choices=("poll", "webhook"), required=True, help="how A learns of changes")
-    c.add_argument(
+
+def _consumer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000")
+    p.add_argument("--mode", choices=SHOP_MODES, required=True, help="how A learns of changes")
+    p.add_argument(
         "--interval",
         type=_positive_float,
         default=1.0,
         help="poll interval in seconds, poll mode (default %(default)s)",
     )
-    c.add_argument(
+    p.add_argument(
         "--port",
         type=int,
         default=DEFAULT_CONSUMER_PORT,
         help="port on 127.0.0.1 (default %(default)s)",
     )
-    c.add_argument(
+    p.add_argument(
         "--db",
         default=None,
         help="SQLite file where A keeps payments, processed event ids and its secret, so a restart "
         "loses nothing (default: in memory)",
     )
-    c.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
-    c.set_defaults(func=cmd_consumer)
+    p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
 
-    d = sub.add_parser("demo", help="run B and A live, in poll then webhook mode, and compare")
-    d.add_argument(
+
+def _demo_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "--payments",
         type=_positive_int,
         default=20,
         help="payments to create (default %(default)s)",
     )
-    d.add_argument(
+    p.add_argument(
         "--interval", type=_positive_float, default=1.0, help="poll interval in seconds (default %(default)s)"
     )
-    d.add_argument(
+    p.add_argument(
         "--seed", type=int, default=0, help="seed for amounts, ids and settlement times (default %(default)s)"
     )
-    d.add_argument(
+    p.add_argument(
         "--json",
         action="store_true",
         help='print one JSON object {"poll": {...}, "webhook": {...}}',
     )
-    d.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser(
-        "simulate",
-        help="simulate hours of polling or webhook traffic in virtual time (deterministic)",
-        description="Run System A and System B's cores in virtual time and print what it cost: "
-        "requests, empty responses, detection latency, load on B. Same arguments, same output.",
-    )
-    s.add_argument(
-        "--mode", choices=("poll", "webhook", "hybrid", "feed"), default="poll",
+
+def _simulate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mode", choices=MODES, default="poll",
         help="how A learns of changes (feed: one GET /events for all records every --interval)",
     )  # fmt: skip
-    s.add_argument(
+    p.add_argument(
         "--interval",
         type=_positive_float,
         default=10.0,
         help="poll (or feed) interval in seconds (default %(default)s)",
     )
-    s.add_argument(
+    p.add_argument(
         "--records", type=_positive_int, default=100, help="records A watches (default %(default)s)"
     )
-    s.add_argument(
+    p.add_argument(
         "--rate", type=_non_negative_float, default=1 / 60,
         help="changes per record per second (default 1/60: one a minute)",
     )  # fmt: skip
-    s.add_argument(
+    p.add_argument(
         "--duration", type=_positive_float, default=3600.0, help="simulated seconds (default %(default)s)"
     )
-    s.add_argument("--seed", type=int, default=0, help="seed for every random draw (default %(default)s)")
-    s.add_argument(
-        "--workload", choices=("poisson", "bursts", "daily", "settlement"), default="poisson",
+    p.add_argument("--seed", type=int, default=0, help="seed for every random draw (default %(default)s)")
+    p.add_argument(
+        "--workload", choices=WORKLOADS, default="poisson",
         help="when records change (default %(default)s; settlement: each settles once, as in demo)",
     )  # fmt: skip
-    s.add_argument(
+    p.add_argument(
         "--delay",
         type=_positive_float,
         default=0.001,
         help="median one-way network delay, s (default %(default)s)",
     )
-    s.add_argument(
+    p.add_argument(
         "--failure-prob",
         type=_share,
         default=0.0,
         help="chance a webhook delivery attempt fails, 0..1 (default %(default)s)",
     )
-    s.add_argument(
+    p.add_argument(
         "--reconcile", type=_positive_float, default=600.0,
         help="hybrid mode: reconciliation poll interval, s (default %(default)s)",
     )  # fmt: skip
-    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    s.set_defaults(func=cmd_simulate)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+
+#: Each command: what ``add_parser`` says of it, what adds its options, what runs it.
+COMMANDS = {
+    "provider": (
+        dict(help="run System B, the payment provider", description=cmd_provider.__doc__),
+        _provider_options,
+        cmd_provider,
+    ),
+    "consumer": (
+        dict(help="run System A, the shop, in poll or webhook mode"),
+        _consumer_options,
+        cmd_consumer,
+    ),
+    "demo": (dict(help="run B and A live, in poll then webhook mode, and compare"), _demo_options, cmd_demo),
+    "simulate": (
+        dict(
+            help="simulate hours of polling or webhook traffic in virtual time (deterministic)",
+            description="Run System A and System B's cores in virtual time and print what it cost: "
+            "requests, empty responses, detection latency, load on B. Same arguments, same output.",
+        ),
+        _simulate_options,
+        cmd_simulate,
+    ),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``hooklab`` parser; with ``only``, the options of that command alone (what ``main`` needs,
+    so ``hooklab X --help`` does not pay for the other commands' options)."""
+    parser = argparse.ArgumentParser(prog="hooklab", description="API polling versus webhooks, measured.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (names, add_options, run) in COMMANDS.items():
+        command = sub.add_parser(name, **names)
+        command.set_defaults(func=run)
+        if only in (None, name):
+            add_options(command)
     return parser
 
 
-#: Other modules add subcommands here (``simulate`` lives with the simulation).
-_EXTRA_COMMANDS: list = []
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     return args.func(args)
 
 

@@ -28,6 +28,7 @@ from hooklab.core.contract import (
     WEBHOOK_PATH,
 )
 from hooklab.core.errors import ApiError
+from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
 from hooklab.live.client import logged_send
 from hooklab.live.clocks import WallClock
@@ -42,7 +43,7 @@ EVENT_SHAPE = (
     '"data": {"object": {"id": "pay_...", "status": ..., "version": <int>, ...}}}, '
     "with a Hooklab-Signature header t=<unix>,v1=<hex>"
 )
-MODES = ("poll", "webhook")
+MODES = SHOP_MODES
 
 
 class ShopService:

@@ -32,7 +32,7 @@ class _Payments(MutableMapping):
         self._store = store
 
     def __getitem__(self, payment_id: str) -> dict:
-        row = self._store.query("SELECT body FROM payments WHERE id = ?", (payment_id,)).fetchone()
+        row = self._store.execute("SELECT body FROM payments WHERE id = ?", (payment_id,)).fetchone()
         if row is None:
             raise KeyError(payment_id)
         return json.loads(row[0])
@@ -48,10 +48,10 @@ class _Payments(MutableMapping):
             raise KeyError(payment_id)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([row[0] for row in self._store.query("SELECT id FROM payments ORDER BY id")])
+        return iter([row[0] for row in self._store.execute("SELECT id FROM payments ORDER BY id")])
 
     def __len__(self) -> int:
-        return self._store.query("SELECT COUNT(*) FROM payments").fetchone()[0]
+        return self._store.execute("SELECT COUNT(*) FROM payments").fetchone()[0]
 
 
 class _EventIds(MutableSet):
@@ -62,7 +62,7 @@ class _EventIds(MutableSet):
 
     def __contains__(self, event_id: object) -> bool:
         return (
-            self._store.query("SELECT 1 FROM processed_events WHERE id = ?", (event_id,)).fetchone()
+            self._store.execute("SELECT 1 FROM processed_events WHERE id = ?", (event_id,)).fetchone()
             is not None
         )
 
@@ -73,10 +73,10 @@ class _EventIds(MutableSet):
         self._store.execute("DELETE FROM processed_events WHERE id = ?", (event_id,))
 
     def __iter__(self) -> Iterator[str]:
-        return iter([row[0] for row in self._store.query("SELECT id FROM processed_events ORDER BY id")])
+        return iter([row[0] for row in self._store.execute("SELECT id FROM processed_events ORDER BY id")])
 
     def __len__(self) -> int:
-        return self._store.query("SELECT COUNT(*) FROM processed_events").fetchone()[0]
+        return self._store.execute("SELECT COUNT(*) FROM processed_events").fetchone()[0]
 
 
 class SqliteStore:
@@ -104,8 +104,6 @@ class SqliteStore:
         with self._lock:
             return self._conn.execute(sql, params)
 
-    query = execute
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all (nested calls join the outer one)."""
@@ -127,7 +125,7 @@ class SqliteStore:
 
     def webhook_secrets(self) -> list[str]:
         """Trusted signing secrets, oldest first."""
-        return [row[0] for row in self.query("SELECT secret FROM webhook_secrets ORDER BY added, secret")]
+        return [row[0] for row in self.execute("SELECT secret FROM webhook_secrets ORDER BY added, secret")]
 
     def add_webhook_secret(self, secret: str) -> None:
         with self._lock:

@@ -31,10 +31,6 @@ COLUMNS = (
     "news",
 )
 
-#: What a request is for. ``poll`` and ``webhook`` are the two the series compares; ``feed`` is
-#: a changes-feed read (``GET /events``, notebooks/04-pull-vs-push.ipynb).
-KINDS = ("create", "poll", "register", "webhook", "feed", "view", "other")
-
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
@@ -97,10 +93,6 @@ class RequestLog:
         with self._lock:
             rows = list(self._rows)
         return [RequestRecord(*row) for row in rows]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rows.clear()
 
     def to_frame(self) -> pd.DataFrame:
         with self._lock:

@@ -13,51 +13,51 @@ delay and failures modelled, deterministic from a seed. Start with :func:`simula
 - :mod:`hooklab.sim.network`: delays and failures; :mod:`hooklab.sim.engine`: the event loop
   (and why it is not SimPy)
 
-Introduced in notebooks/01-api-polling.ipynb and notebooks/04-pull-vs-push.ipynb.
 """
 
-from hooklab.sim.engine import Environment, SimClock
-from hooklab.sim.network import ConstantDelay, ExponentialDelay, LogNormalDelay, Network
-from hooklab.sim.run import (
-    MODES,
-    SIM_SUMMARY_KEYS,
-    SWEEP_INTERVALS,
-    WORKLOADS,
-    SimRun,
-    simulate,
-    sweep,
-    theory_poll,
-    theory_webhook,
-)
-from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
-from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
-from hooklab.sim.world import Sim
+# Names load on first use (PEP 562): ``hooklab --help`` reads ``hooklab.sim.choices`` without
+# paying for numpy and pandas, which the simulation itself needs.
+import importlib
 
-__all__ = [
-    "MODES",
-    "SIM_SUMMARY_KEYS",
-    "SWEEP_INTERVALS",
-    "WORKLOADS",
-    "Bursts",
-    "ConstantDelay",
-    "DailyCycle",
-    "Environment",
-    "ExponentialDelay",
-    "Feed",
-    "Hybrid",
-    "LogNormalDelay",
-    "Network",
-    "Poisson",
-    "Poll",
-    "Settlement",
-    "Sim",
-    "SimClock",
-    "SimRun",
-    "Strategy",
-    "Webhook",
-    "Workload",
-    "simulate",
-    "sweep",
-    "theory_poll",
-    "theory_webhook",
-]
+_WHERE = {
+    "Environment": "hooklab.sim.engine",
+    "SimClock": "hooklab.sim.engine",
+    "ConstantDelay": "hooklab.sim.network",
+    "ExponentialDelay": "hooklab.sim.network",
+    "LogNormalDelay": "hooklab.sim.network",
+    "Network": "hooklab.sim.network",
+    "MODES": "hooklab.sim.choices",
+    "WORKLOADS": "hooklab.sim.choices",
+    "SIM_SUMMARY_KEYS": "hooklab.sim.run",
+    "SWEEP_INTERVALS": "hooklab.sim.run",
+    "SimRun": "hooklab.sim.run",
+    "simulate": "hooklab.sim.run",
+    "sweep": "hooklab.sim.run",
+    "theory_poll": "hooklab.sim.run",
+    "theory_webhook": "hooklab.sim.run",
+    "Feed": "hooklab.sim.strategies",
+    "Hybrid": "hooklab.sim.strategies",
+    "Poll": "hooklab.sim.strategies",
+    "Strategy": "hooklab.sim.strategies",
+    "Webhook": "hooklab.sim.strategies",
+    "Bursts": "hooklab.sim.workloads",
+    "DailyCycle": "hooklab.sim.workloads",
+    "Poisson": "hooklab.sim.workloads",
+    "Settlement": "hooklab.sim.workloads",
+    "Workload": "hooklab.sim.workloads",
+    "Sim": "hooklab.sim.world",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hooklab.sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

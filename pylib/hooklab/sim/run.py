@@ -30,14 +30,13 @@ import pandas as pd
 
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
 from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, summarize
+from hooklab.sim.choices import MODES, WORKLOADS
 from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
 from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
 from hooklab.sim.world import Sim
 
-MODES = ("poll", "webhook", "hybrid", "feed")
-WORKLOADS = ("poisson", "bursts", "daily", "settlement")
 #: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
 SIM_SUMMARY_KEYS = (*SUMMARY_KEYS, "empty_fraction", "provider_rps", "bytes", "retries")
 #: 20 polling intervals from 5 s to 10 min, evenly spaced on a log scale (the default sweep).

@@ -1,0 +1,6 @@
+"""The names the simulation takes, apart from the code, so ``hooklab --help`` lists them cheaply."""
+
+#: How A learns of changes in a simulation (``simulate(mode=...)``, ``hooklab simulate --mode``).
+MODES = ("poll", "webhook", "hybrid", "feed")
+#: When B's records change (``simulate(workload=...)``).
+WORKLOADS = ("poisson", "bursts", "daily", "settlement")
