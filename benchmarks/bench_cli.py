@@ -9,9 +9,9 @@ environment sets ``PYTHONDONTWRITEBYTECODE`` (this sandbox does): one warm-up ru
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
-import os
 import subprocess
 import sys
 import time
