@@ -55,6 +55,16 @@ std-svix-names          standardwebhooks   reject    accept    ``svix-id``, ``sv
                                                                1.1.0 reads only
                                                                ``webhook-*``; the svix library reads
                                                                both
+svix-precedence         svix               accept    reject    headers mixing the families (say
+                                                               ``webhook-id`` with ``svix-timestamp``),
+                                                               or a complete ``webhook-`` family next
+                                                               to a valid ``svix-`` one: svix 2.x takes
+                                                               each header from ``svix-*`` when present;
+                                                               we read one whole family, ``webhook-``
+                                                               first (explicit test only)
+svix-precedence-reverse svix               reject    accept    a valid ``webhook-`` family next to an
+                                                               invalid ``svix-`` one: svix verifies the
+                                                               ``svix-`` values (explicit test only)
 std-non-utf8-body       standardwebhooks   crash     accept    as stripe-non-utf8-body
 std-lenient-secret      standardwebhooks   accept    reject    a secret with characters outside base64:
                                                                the reference drops them and uses the
@@ -113,7 +123,11 @@ DIVERGENCES = {
     "std-svix-names": (REJECT, ACCEPT),
     "std-non-utf8-body": (CRASH, ACCEPT),
     "std-lenient-secret": (ACCEPT, REJECT),
+    "svix-precedence": (ACCEPT, REJECT),
+    "svix-precedence-reverse": (REJECT, ACCEPT),
 }
+#: Divergences shown by an explicit test only (the random generator does not produce them).
+EXPLICIT_ONLY = {"std-lenient-secret", "svix-precedence", "svix-precedence-reverse"}
 
 N_CASES = 4000  # per scheme; about a second each
 TOLERANCE = 300
@@ -569,7 +583,7 @@ def test_every_divergence_is_generated_and_documented():
         generated |= {stripe_case(rng, now, kind).divergence for kind in STRIPE_KINDS}
         generated |= {standard_case(rng, now, kind).divergence for kind in STANDARD_KINDS}
     generated.discard(None)
-    assert generated == set(DIVERGENCES) - {"std-lenient-secret"}  # that one: explicit test only
+    assert generated == set(DIVERGENCES) - EXPLICIT_ONLY
     for name in DIVERGENCES:
         assert name in __doc__
 
@@ -742,6 +756,48 @@ def test_divergence_std_lenient_secret(now):
     with pytest.raises(SignatureError) as exc_info:
         verify_standard(BODY, headers, secret)
     assert exc_info.value.reason == MALFORMED_SECRET
+
+
+def ref_svix(payload: bytes, headers: dict, secret: str) -> str:
+    """The svix library's verdict (svix 2.x: ``Webhook.verify`` reads ``svix-*`` first, per header)."""
+    import svix.webhooks
+
+    try:
+        svix.webhooks.Webhook(secret).verify(payload, headers)
+    except svix.webhooks.WebhookVerificationError:
+        return REJECT
+    return ACCEPT
+
+
+def test_svix_agrees_on_either_family_alone(now):
+    good = std_headers(now)
+    assert ref_svix(BODY, good, STD_SECRET) == ACCEPT and verify_standard(BODY, good, STD_SECRET) == now
+    svix_only = {k.replace("webhook-", "svix-"): v for k, v in good.items()}
+    assert ref_svix(BODY, svix_only, STD_SECRET) == ACCEPT
+    assert verify_standard(BODY, svix_only, STD_SECRET) == now
+
+
+def test_divergence_svix_precedence(now):
+    good = std_headers(now)
+    mixed = {"webhook-id": good["webhook-id"], "svix-timestamp": good["webhook-timestamp"],
+             "webhook-signature": good["webhook-signature"]}  # fmt: skip
+    assert ref_svix(BODY, mixed, STD_SECRET) == ACCEPT
+    with pytest.raises(SignatureError) as exc_info:
+        verify_standard(BODY, mixed, STD_SECRET)
+    assert exc_info.value.reason == "missing_header"
+    # a broken webhook- family next to a valid svix- one: svix reads the svix- values, we the webhook- ones
+    both = {**std_headers(now, "v1,AAAA"), **{k.replace("webhook-", "svix-"): v for k, v in good.items()}}
+    assert ref_svix(BODY, both, STD_SECRET) == ACCEPT
+    with pytest.raises(SignatureError) as exc_info:
+        verify_standard(BODY, both, STD_SECRET)
+    assert exc_info.value.reason == SIGNATURE_MISMATCH
+
+
+def test_divergence_svix_precedence_reverse(now):
+    good = std_headers(now)
+    both = {**good, "svix-id": "msg_other", "svix-timestamp": str(now), "svix-signature": "v1,AAAA"}
+    assert ref_svix(BODY, both, STD_SECRET) == REJECT
+    assert verify_standard(BODY, both, STD_SECRET) == now
 
 
 def test_reference_crashes_we_reject(now):

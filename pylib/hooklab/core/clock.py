@@ -16,10 +16,7 @@ class Clock(Protocol):
 
 
 class ManualClock:
-    """A clock that moves only when told to. For unit tests and step-by-step demos.
-
-    Introduced in notebooks/02-webhooks.ipynb.
-    """
+    """A clock that moves only when told to. For unit tests and step-by-step demos."""
 
     def __init__(self, start: float = 0.0) -> None:
         self.t = float(start)

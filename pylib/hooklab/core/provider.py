@@ -27,8 +27,6 @@ class SettlementModel:
 
     The delay is ``min_s`` plus an exponential with mean ``mean_s - min_s``, drawn from the
     provider's seeded generator, so a seed fixes every settlement time.
-
-    Introduced in notebooks/01-api-polling.ipynb.
     """
 
     mean_s: float = 2.0
@@ -86,8 +84,6 @@ class PaymentProvider:
 
     Drive it by calling :meth:`settle_due` and :meth:`deliveries_due` at :meth:`next_wakeup`,
     and report each delivery attempt's outcome to :meth:`delivery_finished`, always passing ``now``.
-
-    Introduced in notebooks/02-webhooks.ipynb (the core up close; notebooks/01-api-polling.ipynb uses it through ``ProviderService``).
     """
 
     def __init__(

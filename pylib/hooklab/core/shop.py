@@ -60,10 +60,7 @@ class ShopStore(Protocol):
 
 
 class Shop:
-    """A's view of B's payments, the inbox of processed event ids, and what it learned when.
-
-    Introduced in notebooks/02-webhooks.ipynb.
-    """
+    """A's view of B's payments, the inbox of processed event ids, and what it learned when."""
 
     def __init__(
         self,
@@ -184,7 +181,6 @@ class PollSchedule:
     """When to poll which payment: each one every ``interval_s`` from when it was added.
 
     Sans-I/O: :meth:`due` says what to poll now, :meth:`polled` records that it was.
-    Introduced in notebooks/01-api-polling.ipynb.
     """
 
     def __init__(self, interval_s: float) -> None:

@@ -1,6 +1,5 @@
 """Sign and verify webhook deliveries: Stripe, Standard Webhooks and GitHub schemes.
 
-Introduced in notebooks/03-signature-verification.ipynb.
 
 A webhook endpoint is a public URL: anybody can POST to it. The sender therefore attaches an
 HMAC-SHA256 signature, computed with a secret shared only with the receiver, over the *raw* request
@@ -69,9 +68,14 @@ Choices this module makes (each is tested in ``tests/test_signing*.py``):
 - **Standard Webhooks secrets**: the ``whsec_`` prefix is optional (as in the reference libraries);
   the rest must be standard base64 (padding optional); trailing whitespace (a newline from a
   secrets file) is ignored; anything else is ``malformed_secret``. Header names are matched
-  case-insensitively, and the ``svix-id``/``svix-timestamp``/``svix-signature`` family is accepted
-  when the ``webhook-`` family is incomplete (as the ``svix`` library does). A header present twice
-  with different values is ``malformed_header``.
+  case-insensitively. A header present twice with different values is ``malformed_header``.
+- **svix- names: a whole family, never mixed.** The ``svix-id``/``svix-timestamp``/
+  ``svix-signature`` family is read when the ``webhook-`` family is incomplete; the two families
+  are never mixed, and a complete ``webhook-`` family wins. The ``svix`` library (2.x) instead
+  takes each header from ``svix-*`` whenever that one is present and from ``webhook-*`` otherwise,
+  so where the families differ or are mixed its verdict can differ from ours
+  (``tests/test_signing_differential.py`` runs both on such headers). ``standardwebhooks`` reads
+  only ``webhook-*``.
 - **Exact signature text.** Signatures are compared as text with the canonical encoding the sender
   produces: lowercase hex (Stripe, GitHub), standard padded base64 (Standard Webhooks). Header
   items are not trimmed (``t=1, v1=...`` does not find ``v1``), as in the reference libraries.
@@ -80,16 +84,10 @@ Choices this module makes (each is tested in ``tests/test_signing*.py``):
 from __future__ import annotations
 
 import binascii
-import functools
 import hmac
 import math
 import time
 from collections.abc import Mapping, Sequence
-
-try:  # OpenSSL's HMAC object: copy() of a keyed object is C code (hmac.HMAC.copy() is Python)
-    from _hashlib import hmac_new as _c_hmac_new
-except ImportError:  # pragma: no cover - CPython without OpenSSL
-    _c_hmac_new = None
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -205,7 +203,7 @@ def _clip(value: object, limit: int = 60) -> str:
 
 
 def _payload_bytes(payload: object, scheme: str) -> bytes:
-    """Slow path of payload coercion (the fast path, ``type(payload) is bytes``, is inlined)."""
+    """The raw body as bytes: ``bytes`` as is, ``str`` as UTF-8, anything else refused."""
     if isinstance(payload, str):
         try:
             return payload.encode("utf-8")
@@ -227,34 +225,21 @@ def _payload_bytes(payload: object, scheme: str) -> bytes:
     )
 
 
-def _check_tolerance(tolerance: object) -> None:
-    """Slow path: accept ``None`` and positive finite-or-infinite numbers, refuse the rest."""
-    if tolerance is None:
-        return
-    if (
+def _check_settings(tolerance: object, now: object) -> None:
+    """The caller's settings (not the request's): ``tolerance`` > 0 or ``None``; ``now`` a number or ``None``."""
+    if tolerance is not None and not (
         isinstance(tolerance, (int, float))
         and not isinstance(tolerance, bool)
         and not math.isnan(tolerance)
         and tolerance > 0
     ):
-        return
-    raise ValueError(
-        f"tolerance must be a positive number of seconds, or None to skip the time check; got {tolerance!r}"
-    )
-
-
-def _check_now(now: object) -> None:
-    if now is None or (isinstance(now, (int, float)) and not isinstance(now, bool) and not math.isnan(now)):
-        return
-    raise TypeError(f"now must be a Unix time in seconds (int or float) or None; got {now!r}")
-
-
-def _check_settings(tolerance: object, now: object) -> None:
-    """The caller's settings, checked before any request data; the common cases cost two compares."""
-    if type(tolerance) is not int or tolerance <= 0:
-        _check_tolerance(tolerance)
-    if now is not None and (type(now) is not float or now != now):  # now != now: NaN
-        _check_now(now)
+        raise ValueError(
+            f"tolerance must be a positive number of seconds, or None to skip the time check; got {tolerance!r}"
+        )
+    if now is not None and not (
+        isinstance(now, (int, float)) and not isinstance(now, bool) and not math.isnan(now)
+    ):
+        raise TypeError(f"now must be a Unix time in seconds (int or float) or None; got {now!r}")
 
 
 def _check_time(ts: int, tolerance: float | None, now: float | None, scheme: str) -> None:
@@ -376,44 +361,22 @@ def _single_key(secret: object, scheme: str) -> bytes:
     return _text_key(secret, scheme)
 
 
-def _prepare(key: bytes):
-    """An HMAC-SHA256 object keyed with ``key``, ready to ``copy()``: the key schedule (two
-    SHA-256 blocks) is paid once per secret, not once per request."""
-    if _c_hmac_new is not None:
-        try:
-            return _c_hmac_new(key, digestmod="sha256")
-        except Exception:  # pragma: no cover - e.g. an OpenSSL build without HMAC objects
-            pass
-    return hmac.new(key, digestmod="sha256")  # pragma: no cover
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_macs(secret: str, scheme: str) -> tuple:
-    # Failures raise SignatureError, which lru_cache does not store.
-    return (_prepare(_single_key(secret, scheme)),)
-
-
-def _macs(secret: object, scheme: str) -> tuple:
-    """Prepared HMACs for a secret or a list/tuple of secrets (receiver-side rotation)."""
-    if type(secret) is str:
-        return _cached_macs(secret, scheme)
+def _keys(secret: object, scheme: str) -> list[bytes]:
+    """HMAC keys for a secret, or for each of a list/tuple of secrets (receiver-side rotation)."""
     if not isinstance(secret, (list, tuple)):
-        return (_prepare(_single_key(secret, scheme)),)
+        return [_single_key(secret, scheme)]
     if not secret:
         raise SignatureError(MISSING_SECRET, "the list of webhook secrets is empty: configure one", scheme)
-    macs = []
+    keys = []
     for one in secret:
-        if type(one) is str:
-            macs.extend(_cached_macs(one, scheme))
-        elif isinstance(one, (list, tuple)):
+        if isinstance(one, (list, tuple)):
             raise SignatureError(MALFORMED_SECRET, "a list of secrets must hold secrets, not lists", scheme)
-        else:
-            macs.append(_prepare(_single_key(one, scheme)))
-    return tuple(macs)
+        keys.append(_single_key(one, scheme))
+    return keys
 
 
 def _header_str(header: object, name: str, scheme: str) -> str:
-    """Slow path for a header that is not a non-empty str."""
+    """A signature header's value, which must be a non-empty str."""
     if header is None or (isinstance(header, (str, bytes)) and not header):
         raise SignatureError(
             MISSING_HEADER,
@@ -430,6 +393,11 @@ def _header_str(header: object, name: str, scheme: str) -> str:
     )
 
 
+def _matches(expected: str, candidates: list[str]) -> bool:
+    """Whether any candidate equals ``expected``, compared in constant time (non-ASCII never does)."""
+    return any(c.isascii() and hmac.compare_digest(expected, c) for c in candidates)
+
+
 def _mismatch(scheme: str, what: str, nkeys: int) -> SignatureError:
     secrets = "the secret" if nkeys == 1 else f"any of the {nkeys} secrets"
     return SignatureError(
@@ -442,17 +410,25 @@ def _mismatch(scheme: str, what: str, nkeys: int) -> SignatureError:
     )
 
 
-# --- Stripe ---------------------------------------------------------------------------------------
-def _stripe_message(payload: object, timestamp: object) -> bytes:
-    return b"%d." % _valid_timestamp(timestamp) + _sign_payload(payload)
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return hmac.digest(key, message, "sha256")
 
 
+# --- signing (the sender's side) ------------------------------------------------------------------
 def _sign_payload(payload: object) -> bytes:
     if isinstance(payload, str):
         return payload.encode("utf-8")
     if isinstance(payload, (bytes, bytearray, memoryview)):
         return bytes(payload)
     raise TypeError(f"payload must be bytes (or str), got {type(payload).__name__}")
+
+
+def _valid_timestamp(timestamp: object) -> int:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise TypeError(f"timestamp must be an int (Unix seconds), got {timestamp!r}")
+    if timestamp < 0:
+        raise ValueError(f"timestamp must be >= 0, got {timestamp}")
+    return timestamp
 
 
 def _sign_keys(secret: object, scheme: str) -> list[bytes]:
@@ -470,23 +446,41 @@ def _sign_keys(secret: object, scheme: str) -> list[bytes]:
     return keys
 
 
+# --- Stripe ---------------------------------------------------------------------------------------
 def sign_stripe(payload: bytes, secret: str, timestamp: int) -> str:
     """Return the ``Stripe-Signature`` header value ``t=<timestamp>,v1=<hex>`` for ``payload``.
 
     ``v1`` is HMAC-SHA256 keyed with the whole secret string (UTF-8), over ``b"<t>." + payload``.
     ``secret`` may also be a list of secrets: one ``v1=`` entry each, in order (the sender side of
     a secret roll). ``payload`` should be ``bytes`` (``str`` is encoded as UTF-8). Raises
-    ``TypeError``/``ValueError`` for unusable arguments. Introduced in
-    notebooks/03-signature-verification.ipynb.
+    ``TypeError``/``ValueError`` for unusable arguments.
 
     >>> sign_stripe(b'{"id": "evt_1"}', "whsec_test", 1700000000)[:13]
     't=1700000000,'
     """
-    message = _stripe_message(payload, timestamp)
-    entries = [f"t={timestamp}"]
-    for key in _sign_keys(secret, "stripe"):
-        entries.append("v1=" + hmac.digest(key, message, "sha256").hex())
-    return ",".join(entries)
+    message = b"%d." % _valid_timestamp(timestamp) + _sign_payload(payload)
+    signatures = [_hmac_sha256(key, message).hex() for key in _sign_keys(secret, "stripe")]
+    return ",".join([f"t={timestamp}", *(f"v1={s}" for s in signatures)])
+
+
+def _stripe_items(header: str) -> tuple[str | None, list[str]]:
+    """The first ``t`` value and every ``v1`` value of a Stripe header (``None``: no usable ``t``).
+
+    Other keys (``v0``...) are ignored; a bare ``t`` or ``v1`` item (no ``=``) makes the header
+    unusable, since it is not of Stripe's form. Items are not trimmed, as in Stripe's library.
+    """
+    ts_text, signatures = None, []
+    for item in header.split(","):
+        name, sep, value = item.partition("=")
+        if name not in ("t", "v1"):
+            continue
+        if not sep:
+            return None, signatures
+        if name == "v1":
+            signatures.append(value)
+        elif ts_text is None:
+            ts_text = value
+    return ts_text, signatures
 
 
 def verify_stripe(
@@ -499,35 +493,19 @@ def verify_stripe(
 ) -> int:
     """Verify a Stripe-style signed delivery and return its signed timestamp (Unix seconds).
 
-    ``header`` is the ``Stripe-Signature`` value ``t=<unix>,v1=<hex>[,v1=<hex>...]``: any one of
-    several ``v1`` entries may match (the sender is rolling its secret); ``v0`` and unknown
-    entries are ignored; the first ``t`` counts. ``secret`` is the endpoint's signing secret, or a
-    list/tuple of secrets, any of which may match (you are rolling yours). ``payload`` is the raw
-    body. The signature is checked first, then that ``now - tolerance <= t <= now + tolerance``
-    (``now`` defaults to ``time.time()``; ``tolerance=None`` skips the time check; it must
-    otherwise be > 0). Future timestamps are rejected, which Stripe's own library does not do.
-
-    Raises :class:`SignatureError` (and nothing else, for any payload, header or secret) with
-    ``.reason`` in :data:`REASONS`. Introduced in notebooks/03-signature-verification.ipynb.
+    ``header`` is the ``Stripe-Signature`` value ``t=<unix>,v1=<hex>[,v1=<hex>...]``: any ``v1``
+    may match (the sender is rolling its secret); ``v0`` and unknown entries are ignored; the first
+    ``t`` counts. ``secret`` is the endpoint's signing secret, or a list of them (you are rolling
+    yours). ``payload`` is the raw body. The signature is checked first, then that
+    ``now - tolerance <= t <= now + tolerance`` (``now`` defaults to ``time.time()``,
+    ``tolerance=None`` skips the check). Raises :class:`SignatureError`, and nothing else, for any
+    payload, header or secret.
     """
     _check_settings(tolerance, now)
-    body = payload if type(payload) is bytes else _payload_bytes(payload, "stripe")
-    if type(header) is not str or not header:
-        header = _header_str(header, STRIPE_SIGNATURE_HEADER, "stripe")
-    macs = _cached_macs(secret, "stripe") if type(secret) is str else _macs(secret, "stripe")
-
-    ts_text = None
-    signatures = []
-    for item in header.split(","):
-        name, sep, value = item.partition("=")
-        if name == "v1" or name == "t":
-            if not sep:
-                ts_text = None  # a bare 't' or 'v1' item: the header is not of Stripe's form
-                break
-            if name == "v1":
-                signatures.append(value)
-            elif ts_text is None:
-                ts_text = value
+    body = _payload_bytes(payload, "stripe")
+    header = _header_str(header, STRIPE_SIGNATURE_HEADER, "stripe")
+    keys = _keys(secret, "stripe")
+    ts_text, signatures = _stripe_items(header)
     if ts_text is None:
         raise SignatureError(
             MALFORMED_HEADER,
@@ -543,25 +521,14 @@ def verify_stripe(
             f"are ignored): got {_clip(header)}",
             "stripe",
         )
-
-    prefix = b"%d." % ts
-    for prepared in macs:
-        mac = prepared.copy()
-        mac.update(prefix)
-        mac.update(body)
-        expected = mac.hexdigest()
-        for candidate in signatures:
-            if candidate.isascii() and hmac.compare_digest(expected, candidate):
-                _check_time(ts, tolerance, now, "stripe")
-                return ts
-    raise _mismatch("stripe", "v1 signature", len(macs))
+    message = b"%d." % ts + body
+    if any(_matches(_hmac_sha256(key, message).hex(), signatures) for key in keys):
+        _check_time(ts, tolerance, now, "stripe")
+        return ts
+    raise _mismatch("stripe", "v1 signature", len(keys))
 
 
 # --- Standard Webhooks ----------------------------------------------------------------------------
-def _standard_message(msg_id: str, timestamp: int, body: bytes) -> bytes:
-    return b"%s.%d." % (msg_id.encode("utf-8"), timestamp) + body
-
-
 def sign_standard(msg_id: str, timestamp: int, payload: bytes, secret: str) -> str:
     """Return the ``webhook-signature`` header value ``v1,<base64>`` (Standard Webhooks).
 
@@ -569,33 +536,24 @@ def sign_standard(msg_id: str, timestamp: int, payload: bytes, secret: str) -> s
     (``whsec_<base64>``; the prefix is optional), over ``f"{msg_id}.{timestamp}.".encode() +
     payload``. ``secret`` may be a list: one space-separated ``v1,`` entry each. ``msg_id`` must be
     printable ASCII without ``.`` or spaces (the spec warns against ``.`` in ids). Raises
-    ``TypeError``/``ValueError`` for unusable arguments. Introduced in
-    notebooks/03-signature-verification.ipynb.
+    ``TypeError``/``ValueError`` for unusable arguments.
     """
     if not isinstance(msg_id, str):
         raise TypeError(f"msg_id must be a str, got {type(msg_id).__name__}")
     if not msg_id or not all("!" <= ch <= "~" and ch != "." for ch in msg_id):
         raise ValueError(f"msg_id must be non-empty printable ASCII without '.' or spaces, got {msg_id!r}")
-    message = _standard_message(msg_id, _valid_timestamp(timestamp), _sign_payload(payload))
+    message = b"%s.%d." % (msg_id.encode(), _valid_timestamp(timestamp)) + _sign_payload(payload)
     return " ".join(
-        "v1," + binascii.b2a_base64(hmac.digest(key, message, "sha256"), newline=False).decode()
+        "v1," + binascii.b2a_base64(_hmac_sha256(key, message), newline=False).decode()
         for key in _sign_keys(secret, "standard")
     )
-
-
-def _valid_timestamp(timestamp: object) -> int:
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-        raise TypeError(f"timestamp must be an int (Unix seconds), got {timestamp!r}")
-    if timestamp < 0:
-        raise ValueError(f"timestamp must be >= 0, got {timestamp}")
-    return timestamp
 
 
 def standard_headers(msg_id: str, timestamp: int, payload: bytes, secret: str) -> dict[str, str]:
     """Return the three Standard Webhooks headers for a delivery of ``payload``.
 
     ``{"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": ...}``;
-    see :func:`sign_standard`. Introduced in notebooks/03-signature-verification.ipynb.
+    see :func:`sign_standard`.
     """
     return {
         STANDARD_ID_HEADER: msg_id,
@@ -606,38 +564,34 @@ def standard_headers(msg_id: str, timestamp: int, payload: bytes, secret: str) -
 
 _STANDARD_FAMILIES = ("webhook-", "svix-")
 _STANDARD_FIELDS = ("id", "timestamp", "signature")
-#: header name (lowercase) -> slot: 0-2 for the webhook- family, 3-5 for svix-.
-_STANDARD_SLOTS = {
-    prefix + field: 3 * i + j
-    for i, prefix in enumerate(_STANDARD_FAMILIES)
-    for j, field in enumerate(_STANDARD_FIELDS)
-}
+_STANDARD_NAMES = frozenset(prefix + field for prefix in _STANDARD_FAMILIES for field in _STANDARD_FIELDS)
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, (str, bytes)) and not value)
 
 
 def _standard_header_values(headers: object) -> tuple[str, str, str]:
-    """``(id, timestamp, signature)`` from a header mapping, by a single case-insensitive scan."""
+    """``(id, timestamp, signature)``: the ``webhook-`` family if complete, else the ``svix-`` one."""
     if headers is None:
         raise SignatureError(
             MISSING_HEADER,
             "no headers were given: pass the request's headers (a mapping of name to value)",
             "standard",
         )
-    slots: list[object] = [None] * 6
-    slot_of = _STANDARD_SLOTS.get
+    found: dict[str, object] = {}
     try:
         for name, value in headers.items():  # type: ignore[attr-defined]
-            if type(name) is str:
-                i = slot_of(name.lower())
-                if i is not None:
-                    old = slots[i]
-                    if old is not None and old != value:
-                        raise SignatureError(
-                            MALFORMED_HEADER,
-                            f"the {name.lower()} header appears more than once with different "
-                            f"values: refuse the request (a sender sends each header once)",
-                            "standard",
-                        )
-                    slots[i] = value
+            key = name.lower() if isinstance(name, str) else None
+            if key in _STANDARD_NAMES:
+                if key in found and found[key] != value:
+                    raise SignatureError(
+                        MALFORMED_HEADER,
+                        f"the {key} header appears more than once with different values: refuse "
+                        f"the request (a sender sends each header once)",
+                        "standard",
+                    )
+                found[key] = value
     except SignatureError:
         raise
     except Exception:
@@ -647,47 +601,43 @@ def _standard_header_values(headers: object) -> tuple[str, str, str]:
             f"{type(headers).__name__}",
             "standard",
         ) from None
-    msg_id, ts_text, signature = slots[0], slots[1], slots[2]
-    if (
-        type(msg_id) is str
-        and type(ts_text) is str
-        and type(signature) is str
-        and msg_id
-        and ts_text
-        and signature
-    ):
-        return msg_id, ts_text, signature
-    return _standard_header_fallback(slots)
-
-
-def _standard_header_fallback(slots: list[object]) -> tuple[str, str, str]:
-    """The svix- family, or the error that says which header is missing or of the wrong type."""
-
-    def present(value: object) -> bool:
-        return value is not None and not (isinstance(value, (str, bytes)) and not value)
-
-    for i, prefix in enumerate(_STANDARD_FAMILIES):
-        family = slots[3 * i : 3 * i + 3]
-        if all(present(value) for value in family):
+    for prefix in _STANDARD_FAMILIES:
+        family = [found.get(prefix + field) for field in _STANDARD_FIELDS]
+        if all(map(_present, family)):
             for field, value in zip(_STANDARD_FIELDS, family, strict=True):
-                if type(value) is not str:
+                if not isinstance(value, str):
                     raise SignatureError(
                         MALFORMED_HEADER,
                         f"the {prefix}{field} header value must be a str, got {type(value).__name__}",
                         "standard",
                     )
             return family[0], family[1], family[2]  # type: ignore[return-value]
-    missing = [
-        "webhook-" + field
-        for field, value in zip(_STANDARD_FIELDS, slots[:3], strict=True)
-        if not present(value)
-    ]
+    missing = ["webhook-" + f for f in _STANDARD_FIELDS if not _present(found.get("webhook-" + f))]
     raise SignatureError(
         MISSING_HEADER,
         f"missing or empty Standard Webhooks header(s): {', '.join(missing)}. Pass all of the "
         f"request's headers (names are matched case-insensitively; svix-* names also work)",
         "standard",
     )
+
+
+def _standard_signatures(sig_header: str) -> list[str]:
+    """The ``v1`` signatures of a ``webhook-signature`` header (``<version>,<base64>`` entries)."""
+    signatures = []
+    for entry in sig_header.split(" "):
+        if not entry:
+            continue
+        version, sep, signature = entry.partition(",")
+        if not sep or "," in signature:
+            raise SignatureError(
+                MALFORMED_HEADER,
+                f"each webhook-signature entry must be '<version>,<base64>' (entries separated "
+                f"by spaces); got {_clip(entry)}",
+                "standard",
+            )
+        if version == "v1":
+            signatures.append(signature)
+    return signatures
 
 
 def verify_standard(
@@ -706,15 +656,13 @@ def verify_standard(
     a space-separated list of ``<version>,<base64>`` entries; any ``v1`` entry may match, other
     versions (``v1a``...) are ignored, an entry without exactly one comma makes the header
     malformed. ``secret`` is ``whsec_<base64>`` (prefix optional), raw key ``bytes``, or a list of
-    these. Time check as in :func:`verify_stripe` (both directions, ``tolerance=None`` skips it).
-
-    Raises :class:`SignatureError` (and nothing else, for any payload, headers or secret) with
-    ``.reason`` in :data:`REASONS`. Introduced in notebooks/03-signature-verification.ipynb.
+    these. Time check as in :func:`verify_stripe`. Raises :class:`SignatureError`, and nothing
+    else, for any payload, headers or secret.
     """
     _check_settings(tolerance, now)
-    body = payload if type(payload) is bytes else _payload_bytes(payload, "standard")
+    body = _payload_bytes(payload, "standard")
     msg_id, ts_text, sig_header = _standard_header_values(headers)
-    macs = _cached_macs(secret, "standard") if type(secret) is str else _macs(secret, "standard")
+    keys = _keys(secret, "standard")
     ts = _parse_timestamp(ts_text, "the webhook-timestamp header", "standard")
     try:
         id_bytes = msg_id.encode("utf-8")
@@ -722,21 +670,7 @@ def verify_standard(
         raise SignatureError(
             MALFORMED_HEADER, "the webhook-id header is not encodable as UTF-8", "standard"
         ) from None
-
-    signatures = []
-    for entry in sig_header.split(" "):
-        if not entry:
-            continue
-        version, sep, signature = entry.partition(",")
-        if not sep or "," in signature:
-            raise SignatureError(
-                MALFORMED_HEADER,
-                f"each webhook-signature entry must be '<version>,<base64>' (entries separated "
-                f"by spaces); got {_clip(entry)}",
-                "standard",
-            )
-        if version == "v1":
-            signatures.append(signature)
+    signatures = _standard_signatures(sig_header)
     if not signatures:
         raise SignatureError(
             NO_SIGNATURE_FOR_SCHEME,
@@ -744,18 +678,13 @@ def verify_standard(
             f" If the sender signs with ed25519 (v1a) you need its public key, not this module",
             "standard",
         )
-
-    prefix = b"%s.%d." % (id_bytes, ts)
-    for prepared in macs:
-        mac = prepared.copy()
-        mac.update(prefix)
-        mac.update(body)
-        expected = binascii.b2a_base64(mac.digest(), newline=False).decode("ascii")
-        for candidate in signatures:
-            if candidate.isascii() and hmac.compare_digest(expected, candidate):
-                _check_time(ts, tolerance, now, "standard")
-                return ts
-    raise _mismatch("standard", "v1 signature", len(macs))
+    message = b"%s.%d." % (id_bytes, ts) + body
+    for key in keys:
+        expected = binascii.b2a_base64(_hmac_sha256(key, message), newline=False).decode("ascii")
+        if _matches(expected, signatures):
+            _check_time(ts, tolerance, now, "standard")
+            return ts
+    raise _mismatch("standard", "v1 signature", len(keys))
 
 
 # --- GitHub ---------------------------------------------------------------------------------------
@@ -763,8 +692,7 @@ def sign_github(payload: bytes, secret: str) -> str:
     """Return the ``X-Hub-Signature-256`` header value ``sha256=<hex>`` for ``payload``.
 
     HMAC-SHA256 keyed with the secret's UTF-8 bytes over the raw body; no timestamp. Raises
-    ``TypeError``/``ValueError`` for unusable arguments. Introduced in
-    notebooks/03-signature-verification.ipynb.
+    ``TypeError``/``ValueError`` for unusable arguments.
 
     >>> sign_github(b"Hello, World!", "It's a Secret to Everybody")[:15]
     'sha256=757107ea'
@@ -773,7 +701,7 @@ def sign_github(payload: bytes, secret: str) -> str:
     if isinstance(secret, (list, tuple)):
         raise TypeError("GitHub signs with exactly one secret: pass a str")
     (key,) = _sign_keys(secret, "github")
-    return "sha256=" + hmac.digest(key, body, "sha256").hex()
+    return "sha256=" + _hmac_sha256(key, body).hex()
 
 
 def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> None:
@@ -783,12 +711,10 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
     GitHub signs no timestamp: replay protection is up to you (remember ``X-GitHub-Delivery`` ids).
     The SHA-1 ``X-Hub-Signature`` header (``sha1=...``) is refused with reason
     ``no_signature_for_scheme``. Raises :class:`SignatureError` (and nothing else, for any input).
-    Introduced in notebooks/03-signature-verification.ipynb.
     """
-    body = payload if type(payload) is bytes else _payload_bytes(payload, "github")
-    if type(header) is not str or not header:
-        header = _header_str(header, GITHUB_SIGNATURE_HEADER, "github")
-    macs = _cached_macs(secret, "github") if type(secret) is str else _macs(secret, "github")
+    body = _payload_bytes(payload, "github")
+    header = _header_str(header, GITHUB_SIGNATURE_HEADER, "github")
+    keys = _keys(secret, "github")
     algorithm, sep, value = header.partition("=")
     if not sep:
         raise SignatureError(
@@ -797,26 +723,18 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
             "github",
         )
     if algorithm != "sha256":
-        hint = (
-            " (that is the legacy SHA-1 X-Hub-Signature header: read X-Hub-Signature-256)"
-            if algorithm == "sha1"
-            else ""
-        )
+        hint = " (that is the legacy SHA-1 X-Hub-Signature header: read X-Hub-Signature-256)"
         raise SignatureError(
             NO_SIGNATURE_FOR_SCHEME,
-            f"the signature is not a sha256= signature{hint}: got {_clip(header)}",
+            f"the signature is not a sha256= signature{hint if algorithm == 'sha1' else ''}: got {_clip(header)}",
             "github",
         )
-    ascii_value = value.isascii()
-    for prepared in macs:
-        mac = prepared.copy()
-        mac.update(body)
-        if ascii_value and hmac.compare_digest(mac.hexdigest(), value):
-            return None
-    if not (len(value) == 64 and ascii_value and all(c in "0123456789abcdef" for c in value)):
+    if any(_matches(_hmac_sha256(key, body).hex(), [value]) for key in keys):
+        return None
+    if not (len(value) == 64 and value.isascii() and all(c in "0123456789abcdef" for c in value)):
         raise SignatureError(
             MALFORMED_HEADER,
             f"after 'sha256=' GitHub sends 64 lowercase hex digits; got {_clip(value)}",
             "github",
         )
-    raise _mismatch("github", "sha256 signature", len(macs))
+    raise _mismatch("github", "sha256 signature", len(keys))

@@ -5,8 +5,6 @@ it captures one genuine delivery from System B (as a proxy log or a leaked reque
 then sends A requests that are unsigned, forged with a guessed secret, tampered with, re-dated and
 replayed, and tabulates what A answered. Nothing here weakens A: every request goes through A's
 real endpoint and real verifier.
-
-Introduced in notebooks/03-signature-verification.ipynb.
 """
 
 from __future__ import annotations
@@ -61,7 +59,7 @@ def verdict(verify: Callable[..., object], *args: object, **kwargs: object) -> s
     """Run a verify function: ``"accepted"`` if it passes, else the :class:`SignatureError` reason.
 
     ``verdict(verify_stripe, body, header, secret, now=t)`` -> ``"accepted"`` or e.g.
-    ``"signature_mismatch"``. Introduced in notebooks/03-signature-verification.ipynb.
+    ``"signature_mismatch"``.
     """
     try:
         verify(*args, **kwargs)
@@ -71,10 +69,7 @@ def verdict(verify: Callable[..., object], *args: object, **kwargs: object) -> s
 
 
 def with_timestamp(header: str, timestamp: int) -> str:
-    """``header`` with its ``t=`` replaced by ``timestamp`` and every ``v1`` kept: a re-dated replay.
-
-    Introduced in notebooks/03-signature-verification.ipynb.
-    """
+    """``header`` with its ``t=`` replaced by ``timestamp`` and every ``v1`` kept: a re-dated replay."""
     items = [f"t={timestamp}" if item.startswith("t=") else item for item in header.split(",")]
     return ",".join(items)
 
@@ -87,7 +82,6 @@ def live_pair(
 
     ``tolerance_s`` is A's replay window (seconds either side of its clock). The pair records what
     A's endpoint receives, so it can hand out real deliveries (``pair.pay_and_capture()``).
-    Introduced in notebooks/03-signature-verification.ipynb.
     """
     with webhook_pair(
         seed=seed, settlement=settlement, clock=ShiftableClock(), tolerance_s=tolerance_s
@@ -118,7 +112,7 @@ def attack_requests(
     - ``replayed``: the genuine request, byte for byte.
 
     ``now`` (Unix seconds) dates the forgery. For replays after the tolerance window see
-    :func:`late_replays`. Introduced in notebooks/03-signature-verification.ipynb.
+    :func:`late_replays`.
     """
     event = genuine.event
     payment = event["data"]["object"]
@@ -148,8 +142,6 @@ def late_replays(genuine: CapturedRequest, now: float) -> dict[str, tuple[bytes,
     - ``replayed late``: the genuine request, byte for byte;
     - ``replayed late, re-dated``: the same with ``t=`` set to ``now``, so that it looks fresh
       (the signatures are kept: the attacker cannot compute new ones).
-
-    Introduced in notebooks/03-signature-verification.ipynb.
     """
     if int(now) == genuine.signed_at:
         raise ValueError("now is the second the request was signed: re-dating it would change nothing")
@@ -170,7 +162,7 @@ def run_attacks(
 
     ``outcome`` is :func:`outcome` of A's JSON answer: the error's ``reason``, or
     ``"duplicate"`` / ``"accepted"`` for a ``200``. Requests carry ``Hooklab-Sender: attacker`` so
-    A's request log can tell them apart. Introduced in notebooks/03-signature-verification.ipynb.
+    A's request log can tell them apart.
     """
     rows = []
     with contextlib.ExitStack() as stack:
@@ -186,8 +178,7 @@ def replay_window(shop: Shop, request: CapturedRequest, secret: str, deltas_s: I
 
     One row each: the delta, what :func:`~hooklab.signing.verify_stripe` alone says with the
     shop's tolerance, and what A answers (status and :func:`outcome`), which adds de-duplication.
-    Time moves through the ``now=`` argument; nothing sleeps. Introduced in
-    notebooks/03-signature-verification.ipynb.
+    Time moves through the ``now=`` argument; nothing sleeps.
     """
     rows = []
     for delta in deltas_s:
@@ -210,8 +201,7 @@ def compare_timings(size: int, *, number: int = 1000, repeat: int = 5) -> pd.Dat
     """Time ``a == b`` and ``hmac.compare_digest(a, b)`` on ``size``-byte values that differ
     in their first byte or in their last byte. Best of ``repeat`` runs, nanoseconds per call.
 
-    Wall-clock measurements: they vary by machine and load. Introduced in
-    notebooks/03-signature-verification.ipynb.
+    Wall-clock measurements: they vary by machine and load.
     """
     if size < 2:
         raise ValueError(f"size must be at least 2 bytes, got {size}")

@@ -3,7 +3,7 @@
 :func:`webhook_pair` serves B and A (webhook mode, registered) for the length of a ``with`` block
 (see :mod:`hooklab.lab.pair` for its verbs: take payments, take A down and bring it back, make B send
 an event again); the tables the notebook shows are built from the request logs. ``wait_until`` is
-re-exported so the notebook needs one import. Introduced in notebooks/02-webhooks.ipynb.
+re-exported so the notebook needs one import.
 """
 
 from __future__ import annotations
@@ -39,10 +39,7 @@ def webhook_pair(
     settlement: SettlementModel = DEMO_SETTLEMENT,
     retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
 ) -> Iterator[WebhookPair]:
-    """:func:`hooklab.pair.webhook_pair` with the demos' quick, never-failing settlement.
-
-    Introduced in notebooks/02-webhooks.ipynb.
-    """
+    """:func:`hooklab.pair.webhook_pair` with the demos' quick, never-failing settlement."""
     with pair.webhook_pair(seed=seed, settlement=settlement, retry_schedule=retry_schedule) as live:
         yield live
 
@@ -51,7 +48,7 @@ def delivery_attempts(live: WebhookPair) -> pd.DataFrame:
     """B's delivery attempts, one row each: when (s since the first), the answer, the wait before it.
 
     ``planned_wait_s`` is what B's retry schedule prescribed after the previous failure;
-    ``waited_s`` what the log shows. Introduced in notebooks/02-webhooks.ipynb.
+    ``waited_s`` what the log shows.
     """
     log = live.provider.log.to_frame()
     sent = log[(log["kind"] == "webhook") & (log["direction"] == "out")].reset_index(drop=True)
@@ -69,10 +66,7 @@ def delivery_attempts(live: WebhookPair) -> pd.DataFrame:
 
 
 def attempt_times(retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE) -> list[float]:
-    """Seconds after a change at which B tries to deliver it: 0, then after each retry wait.
-
-    Introduced in notebooks/02-webhooks.ipynb.
-    """
+    """Seconds after a change at which B tries to deliver it: 0, then after each retry wait."""
     return [0.0, *accumulate(retry_schedule)]
 
 
@@ -82,7 +76,6 @@ def first_attempt_after(
     """Which attempt (1 = the first) reaches A if A is down for ``down_s`` s from the change on.
 
     ``None`` if B gives up first: the event is lost unless A reconciles (05 · Reliability, planned).
-    Introduced in notebooks/02-webhooks.ipynb (an exercise checks against it).
     """
     for number, at in enumerate(attempt_times(retry_schedule), start=1):
         if at >= down_s:

@@ -1,7 +1,7 @@
 """Small experiments behind notebooks 01 and 04: live frames, rate-limit arithmetic, scenarios.
 
 The notebooks show the loop or the sweep; the bookkeeping that turns raw records into a table
-lives here. Introduced in notebooks/01-api-polling.ipynb and notebooks/04-pull-vs-push.ipynb.
+lives here.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ RESTHOOKS_WASTED_SHARE = 0.985
 def live_frames(provider: ProviderService, shop: ShopService) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A live run's request log (A's side) and per-change latencies, times in seconds since start.
 
-    "Start" is A's first request. Introduced in notebooks/01-api-polling.ipynb.
+    "Start" is A's first request.
     """
     requests = shop.log.to_frame()
     t0 = float(requests["time"].min()) if len(requests) else 0.0
@@ -33,34 +33,22 @@ def live_frames(provider: ProviderService, shop: ShopService) -> tuple[pd.DataFr
 
 
 def requests_per_hour(records: float, interval_s: float) -> float:
-    """Polling load on B: every record asked once per interval, ``records * 3600 / interval_s``.
-
-    Introduced in notebooks/01-api-polling.ipynb.
-    """
+    """Polling load on B: every record asked once per interval, ``records * 3600 / interval_s``."""
     return records * 3600.0 / interval_s
 
 
 def min_interval_under_limit(records: float, limit_per_hour: float = GITHUB_RATE_LIMIT_PER_HOUR) -> float:
-    """The shortest polling interval (s) that keeps ``records`` polls inside an hourly rate limit.
-
-    Introduced in notebooks/01-api-polling.ipynb.
-    """
+    """The shortest polling interval (s) that keeps ``records`` polls inside an hourly rate limit."""
     return records * 3600.0 / limit_per_hour
 
 
 def max_records_under_limit(interval_s: float, limit_per_hour: float = GITHUB_RATE_LIMIT_PER_HOUR) -> int:
-    """How many records one client can poll every ``interval_s`` without passing the limit.
-
-    Introduced in notebooks/01-api-polling.ipynb.
-    """
+    """How many records one client can poll every ``interval_s`` without passing the limit."""
     return math.floor(limit_per_hour * interval_s / 3600.0)
 
 
 def per_hour(table: pd.DataFrame, duration_s: float) -> pd.DataFrame:
-    """``table`` (a :func:`hooklab.sim.sweep` result) plus ``requests_per_hour`` over its window.
-
-    Introduced in notebooks/01-api-polling.ipynb.
-    """
+    """``table`` (a :func:`hooklab.sim.sweep` result) plus ``requests_per_hour`` over its window."""
     out = table.copy()
     out["requests_per_hour"] = out["requests"] * 3600.0 / duration_s
     return out
@@ -70,7 +58,6 @@ def theory_check(run) -> pd.DataFrame:
     """A simulated polling run's figures next to theory (T/2, T, exp(-lambda*T), N/T).
 
     ``run`` is a :class:`hooklab.sim.SimRun` of a Poisson workload in ``poll`` mode.
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     from hooklab.sim import theory_poll
 
@@ -86,8 +73,6 @@ def theory_check(run) -> pd.DataFrame:
 def first_lanes(run, n: int = 4, until_s: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The requests and changes of a run's first ``n`` records (by id order of first change),
     up to ``until_s``: few enough lanes for :func:`hooklab.plotting.timeline` to stay readable.
-
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     requests, latencies = run.requests, run.latencies
     if until_s is not None:
@@ -113,8 +98,7 @@ def scan(
     """One simulated run per value of ``param`` (``records``, ``rate_per_s``, ``interval_s``...)
     and per mode; one row per value with ``<mode>_requests_per_hour``, ``<mode>_latency_mean_s``
     and ``<mode>_empty_fraction``, plus ``changes_per_hour``. Same seed throughout, so the modes
-    see the same changes. Introduced in notebooks/01-api-polling.ipynb and
-    notebooks/04-pull-vs-push.ipynb.
+    see the same changes.
     """
     from hooklab.sim import simulate
 
@@ -139,7 +123,6 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
     (mean wait T/2): ``N * 3600 / T`` requests per hour; webhooks send one per change,
     ``N * changes_per_hour``. ``cheaper`` names the side with fewer requests;
     ``poll_within_github_limit`` says whether polling fits 5,000 requests/hour.
-    Introduced in notebooks/04-pull-vs-push.ipynb.
     """
     rows = []
     for sc in scenarios:
@@ -164,7 +147,7 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
 
 def point(run) -> pd.Series:
     """One simulated run as a point for :func:`hooklab.plots_tradeoff.frontier`: its summary
-    plus ``requests_per_hour`` over the measured window. Introduced in notebooks/04-pull-vs-push.ipynb.
+    plus ``requests_per_hour`` over the measured window.
     """
     out = pd.Series(run.summary, dtype=object)
     out["requests_per_hour"] = run.summary["requests"] * 3600.0 / run.params["duration_s"]
@@ -173,7 +156,7 @@ def point(run) -> pd.Series:
 
 def compare(points: dict[str, pd.Series]) -> pd.DataFrame:
     """Named :func:`point` results side by side, one row each: requests per hour, mean wait,
-    share of empty responses. Introduced in notebooks/04-pull-vs-push.ipynb (feed vs polling vs webhook).
+    share of empty responses.
     """
     keys = ["requests_per_hour", "latency_mean_s", "empty_fraction"]
     return pd.DataFrame(

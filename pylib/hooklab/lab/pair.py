@@ -4,7 +4,6 @@
 deliveries to A's real endpoint, and the pair gives a few verbs for what happens next (customers
 pay, A goes down and comes back, B sends an event again, a delivery is captured as an attacker
 would). Both servers stop, and their threads are joined, when the ``with`` block ends.
-Introduced in notebooks/02-webhooks.ipynb.
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ class RecordingApp:
     """ASGI wrapper that keeps a copy of every ``POST`` to ``path`` and passes it on unchanged.
 
     Stands for whatever could leak a real delivery: a proxy's request log, a debugging dump, a
-    compromised log store. Introduced in notebooks/03-signature-verification.ipynb.
+    compromised log store.
     """
 
     def __init__(self, app, path: str = WEBHOOK_PATH) -> None:
@@ -227,8 +226,6 @@ def webhook_pair(
     ``tolerance_s`` is A's replay window (seconds either side of its clock); A's app is wrapped in
     a :class:`RecordingApp`, so the pair can hand out the real deliveries it received. A keeps its
     state in a SQLite file in a temporary folder, removed when the block ends.
-
-    Introduced in notebooks/02-webhooks.ipynb (through :func:`hooklab.demos.webhook_pair`).
     """
     provider = ProviderService(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
     with tempfile.TemporaryDirectory(prefix="hooklab-a-") as folder, serve(provider.app) as b:

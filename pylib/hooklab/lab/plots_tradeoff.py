@@ -2,8 +2,7 @@
 
 Same look as :mod:`hooklab.lab.plotting` (call ``use_style()`` first): Okabe-Ito colours with fixed
 roles, markers as well as colours, units on every axis, titles that state the finding (passed in
-by the notebook, which knows the numbers). Introduced in notebooks/01-api-polling.ipynb (interval
-sweep, rate limits) and notebooks/04-pull-vs-push.ipynb (frontier, scaling).
+by the notebook, which knows the numbers).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ def interval_sweep(sweep: pd.DataFrame, *, records: int, rate_per_s: float, titl
     ``sweep`` has one row per interval with columns ``interval_s``, ``requests_per_hour``,
     ``empty_fraction``, ``latency_mean_s`` and ``latency_max_s`` (measured). Theory is drawn as
     dashed lines: ``records * 3600 / T``, ``exp(-rate * T)``, ``T / 2`` and ``T``.
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     fig, (ax_req, ax_empty, ax_lat) = new_axes(3, title=title, width=12.5)
     t = sweep["interval_s"].to_numpy(dtype=float)
@@ -64,7 +62,6 @@ def rate_limit_latency(
 
     Polling N records within ``limit_per_hour`` needs ``T >= N * 3600 / limit``, so the mean
     latency is at least half that; webhooks are drawn flat at ``webhook_latency_s``.
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     if ax is None:
         _, ax = new_axes(title=title)
@@ -96,7 +93,7 @@ def frontier(
     ``poll`` has columns ``interval_s``, ``requests_per_hour``, ``latency_mean_s``; ``webhook``
     (and the optional ``hybrid`` and ``feed``) has ``requests_per_hour`` and ``latency_mean_s``.
     Points are labelled with their interval. The changes feed is pull, so it is drawn in
-    polling's colour, as an open triangle. Introduced in notebooks/04-pull-vs-push.ipynb.
+    polling's colour, as an open triangle.
     """
     if ax is None:
         _, ax = new_axes(title=title)
@@ -136,7 +133,6 @@ def scaling(
 
     ``table`` has one row per value of ``x`` with columns ``poll_requests_per_hour`` and
     ``webhook_requests_per_hour``. ``crossover`` draws a vertical line where the two meet.
-    Introduced in notebooks/04-pull-vs-push.ipynb.
     """
     if ax is None:
         _, ax = new_axes(title=title)
@@ -166,7 +162,6 @@ def poll_timeline(
     ``records`` change as a Poisson process of ``rate_per_s`` each; the picture covers the first
     ``window_s`` simulated seconds. The default title states what the picture shows (how many
     polls, how many found news). Returns the axes, the requests and the changes drawn.
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     from hooklab.lab.experiments import first_lanes
     from hooklab.lab.plotting import timeline
@@ -187,7 +182,7 @@ def interval_explorer(interval_s: float, *, records: int, rate_per_s: float, see
     next to theory, and the timeline of four of them, shown at once (``plt.show()``).
 
     Made for an optional ``ipywidgets.interact`` slider, so it returns nothing (interact would
-    display a return value). Introduced in notebooks/01-api-polling.ipynb.
+    display a return value).
     """
     import matplotlib.pyplot as plt
 

@@ -2,7 +2,7 @@
 
 Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies);
 poll and webhook always get the same colour, and markers differ too, so nothing relies on colour
-alone. Introduced in notebooks/01-api-polling.ipynb.
+alone.
 """
 
 from __future__ import annotations
@@ -36,10 +36,7 @@ FIGSIZE = (7.5, 3.6)
 
 
 def use_style() -> None:
-    """Apply the series' plot style (call once in a notebook's setup cell).
-
-    Introduced in notebooks/00-index.ipynb.
-    """
+    """Apply the series' plot style (call once in a notebook's setup cell)."""
     mpl.rcParams.update(
         {
             "figure.figsize": FIGSIZE,
@@ -84,8 +81,7 @@ def timeline(
     Each payment has a lane: a green diamond where B changed it and a grey bar until A knew (the
     detection latency). Polls sit on their payment's lane; webhook deliveries, which do not name
     the payment in their URL, share a lane at the bottom. Filled markers carried news (poll) or
-    were accepted (webhook); hollow ones were empty polls or failed deliveries. Introduced in
-    notebooks/01-api-polling.ipynb.
+    were accepted (webhook); hollow ones were empty polls or failed deliveries.
     """
     if ax is None:
         _, ax = new_axes(title=title)
@@ -139,8 +135,7 @@ def cast_diagram(ax=None):
     """The cast of the series: System A (the shop) and System B (the payment provider).
 
     Pull on top (A asks ``GET /payments/{id}``, again and again), push below (A registers once,
-    then B sends ``POST /webhooks/payments`` when something changes). Introduced in
-    notebooks/00-index.ipynb.
+    then B sends ``POST /webhooks/payments`` when something changes).
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -181,10 +176,7 @@ def cast_diagram(ax=None):
 
 
 def pull_push_timelines(poll: tuple, webhook: tuple, *, title: str):
-    """Two :func:`timeline` panels, pull above push, on one time axis: ``(requests, latencies)`` each.
-
-    Introduced in notebooks/02-webhooks.ipynb.
-    """
+    """Two :func:`timeline` panels, pull above push, on one time axis: ``(requests, latencies)`` each."""
     fig, axes = plt.subplots(2, 1, figsize=(FIGSIZE[0], FIGSIZE[1] * 1.7), sharex=True)
     fig.set_layout_engine("constrained")
     fig.suptitle(title, fontweight="bold")

@@ -16,7 +16,7 @@ class ShiftableClock:
     """The wall clock plus an offset that only grows: ``shift(301)`` is "five minutes later".
 
     Give it to System A (``ShopService(..., clock=clock)``) to replay a request *after* the
-    tolerance window without waiting for it. Introduced in notebooks/03-signature-verification.ipynb.
+    tolerance window without waiting for it.
     """
 
     def __init__(self, offset_s: float = 0.0) -> None:

@@ -3,7 +3,6 @@
 :func:`run_live` is the experiment behind ``hooklab demo`` and the live cells of the notebooks:
 start B, start A in one mode, have A create payments, wait until B has settled them all and A
 has learned every change, and return the request logs, the per-change latencies and a summary.
-Introduced in notebooks/02-webhooks.ipynb.
 """
 
 from __future__ import annotations
@@ -48,8 +47,6 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0, what: str
     """Check ``condition`` every 10 ms until it holds; return the seconds waited.
 
     Raises ``TimeoutError`` naming ``what`` it waited for, so a stuck demo says what is missing.
-
-    Introduced in notebooks/02-webhooks.ipynb (as ``demos.wait_until``).
     """
     started = time.monotonic()
     while not condition():
@@ -92,8 +89,6 @@ def run_live(
     """Run B and A live in ``mode`` until every payment settled and A knows it.
 
     Raises ``TimeoutError`` (with what was still missing) if that takes over ``timeout_s``.
-
-    Introduced in notebooks/02-webhooks.ipynb; ``hooklab demo`` runs it.
     """
     say = progress or (lambda message: None)
     rng = random.Random(seed)

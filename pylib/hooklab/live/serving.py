@@ -1,8 +1,7 @@
 """Run an ASGI app with uvicorn on 127.0.0.1 in a background thread, for as long as a ``with``.
 
 Usable any number of times in one kernel: each server gets a free port, and leaving the block
-stops the server, joins its thread and closes its socket. Introduced in
-notebooks/01-api-polling.ipynb.
+stops the server, joins its thread and closes its socket.
 """
 
 from __future__ import annotations
@@ -49,10 +48,7 @@ def _bind(port: int) -> socket.socket:
 
 @contextlib.contextmanager
 def serve(app, port: int = 0, *, log_level: str = "warning") -> Iterator[Running]:
-    """Serve ``app`` on ``127.0.0.1:port`` (0 = any free port) until the ``with`` block ends.
-
-    Introduced in notebooks/01-api-polling.ipynb (first run in the smoke check of notebooks/00-index.ipynb).
-    """
+    """Serve ``app`` on ``127.0.0.1:port`` (0 = any free port) until the ``with`` block ends."""
     sock = _bind(port)
     config = uvicorn.Config(
         app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=2, access_log=False

@@ -3,7 +3,6 @@
 Routes: ``POST /webhooks/payments`` (B pushes events here), ``POST /orders`` (a customer checks
 out: A asks B for a payment), ``GET /payments`` and ``GET /payments/{id}`` (what A knows),
 ``GET /health``. In ``poll`` mode a background thread polls B for every pending payment.
-Introduced in notebooks/01-api-polling.ipynb (poll) and notebooks/02-webhooks.ipynb (webhook).
 """
 
 from __future__ import annotations

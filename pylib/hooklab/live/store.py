@@ -5,8 +5,7 @@ processed event ids is gone) or cannot verify (its signing secret is gone). :cla
 keeps payments, processed event ids and signing secrets in a real SQLite database, and
 :meth:`SqliteStore.transaction` makes "mark the event processed" and "apply its payment" one atomic
 step. The core (:class:`hooklab.shop.Shop`) sees plain mapping and set interfaces, so the
-simulation keeps using fast in-memory dicts. Introduced in notebooks/02-webhooks.ipynb (A going
-down and coming back).
+simulation keeps using fast in-memory dicts.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Experiments build their tables and plots from these rows; nothing in a notebook counts requests
 by hand. A request between A and B is seen twice, once ``out`` at the sender and once ``in`` at
 the receiver, and each system keeps its own log (``observer``), exactly as two real services
-would. Introduced in notebooks/01-api-polling.ipynb.
+would.
 """
 
 from __future__ import annotations

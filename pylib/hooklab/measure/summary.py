@@ -3,7 +3,6 @@
 ``change_latencies`` joins B's ground truth (every change, when it happened) with A's
 observations (when A learned each version); ``summarize`` turns a request log plus that join into
 the numbers ``hooklab demo`` and ``hooklab simulate`` print. Live and simulated runs share both.
-Introduced in notebooks/01-api-polling.ipynb.
 """
 
 from __future__ import annotations
@@ -93,8 +92,6 @@ def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dic
     ``requests`` counts the requests that carry news in this mode (A's polls, B's delivery
     attempts, failed ones included, or A's changes-feed pages), as their sender logged them; ``empty_responses`` those of
     them that told A nothing new. Latency is over detected changes; ``None`` if there are none.
-
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     if mode not in MODE_KINDS:
         raise ValueError(f"mode must be one of {tuple(MODE_KINDS)}, got {mode!r}")

@@ -2,7 +2,6 @@
 
 A delay model draws one-way delays in seconds from a seeded numpy generator, in chunks (one
 numpy call per few thousand requests keeps the per-request cost at a list lookup).
-Introduced in notebooks/04-pull-vs-push.ipynb.
 """
 
 from __future__ import annotations

@@ -10,8 +10,6 @@ interval; with webhooks only, records are created just before the window); after
 *sent* in the window and changes *made* in it are what the frames hold and the summary counts;
 times are seconds since the window began. A :class:`~hooklab.sim.workloads.Settlement` workload
 is finite: the window is the whole run, until A knows every outcome.
-Introduced in notebooks/01-api-polling.ipynb (simulate, theory_poll) and
-notebooks/04-pull-vs-push.ipynb (sweep, strategies, workloads).
 """
 
 from __future__ import annotations
@@ -130,7 +128,6 @@ def simulate(
     per ``settlement``; runs until A knows all, ``duration_s`` ignored), or a Workload object.
     ``network``: delays and webhook failure; or just ``delay_s`` (median one-way delay, lognormal)
     and ``failure_prob``. Same arguments, same result, to the byte.
-    Introduced in notebooks/01-api-polling.ipynb.
     """
     if records < 0:
         raise ValueError(f"records must be >= 0, got {records}")
@@ -206,7 +203,7 @@ def theory_poll(interval_s: float, rate_per_s: float, records: int = 1) -> dict:
     """What theory says for polling every ``interval_s`` records that change as a Poisson process
     of ``rate_per_s``: a change waits ``T/2`` on average and at most ``T``; a poll finds nothing
     new with probability ``exp(-lambda*T)``; B serves ``records / T`` requests per second.
-    (Network delay comes on top.) Introduced in notebooks/01-api-polling.ipynb.
+    (Network delay comes on top.)
     """
     t = float(interval_s)
     return {
@@ -223,7 +220,6 @@ def theory_webhook(
 ) -> dict:
     """Webhooks without failures: one request per change (``records * lambda`` per second, sent
     by B, none served by B), each learned one network trip late, none empty.
-    Introduced in notebooks/04-pull-vs-push.ipynb.
     """
     return {
         "latency_mean_s": delay_mean_s,
@@ -255,7 +251,7 @@ def sweep(
     ``theory_provider_rps`` = records/T). Same seed for every interval, so every run sees the
     same changes. ``workers``: processes to use (default: up to 2 on Linux for big sweeps, else
     1, and 1 whenever other threads run, as in a Jupyter kernel);
-    the result does not depend on it. Introduced in notebooks/04-pull-vs-push.ipynb.
+    the result does not depend on it.
     """
     intervals = [float(t) for t in intervals]
     jobs = [

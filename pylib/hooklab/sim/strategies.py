@@ -12,7 +12,6 @@ changes feed built from ``sim.at`` (its timer), ``sim.request`` (``GET /events``
 ``PaymentProvider.list_events``) and ``Shop.apply``. Conditional requests (a ``serve`` that
 answers 304 when the version is unchanged) and long polling (a ``serve`` that holds the answer
 until a change or a timeout via ``sim.at``) would go the same way.
-Introduced in notebooks/01-api-polling.ipynb (:class:`Poll`) and notebooks/04-pull-vs-push.ipynb.
 """
 
 from __future__ import annotations
@@ -56,7 +55,6 @@ class Poll(Strategy):
     the live poller does. With ``until_final`` it stops polling a payment once it is final;
     otherwise it polls for as long as the run lasts. The next poll of a record is planned when
     the answer to the last is back (one request per record in flight, like the live poller).
-    Introduced in notebooks/01-api-polling.ipynb.
     """
 
     mode = "poll"
@@ -128,7 +126,6 @@ class Poll(Strategy):
 class Webhook(Strategy):
     """A registers a webhook endpoint with B and waits; B's core delivers every change, signed,
     and retries failed attempts on its schedule; A's core verifies and de-duplicates them.
-    Introduced in notebooks/02-webhooks.ipynb and notebooks/04-pull-vs-push.ipynb.
     """
 
     mode = "webhook"
@@ -145,7 +142,6 @@ class Webhook(Strategy):
 class Hybrid(Webhook):
     """Webhooks for speed plus slow reconciliation polling (every ``interval_s``) for safety:
     a change whose every delivery failed is still learned within one reconciliation interval.
-    Introduced in notebooks/04-pull-vs-push.ipynb (and 05 · Reliability, planned).
     """
 
     mode = "hybrid"
@@ -187,7 +183,6 @@ class Feed(Strategy):
     stops reading once every payment it knows is final, and starts again when it creates one.
 
     Built from the engine's public API only (``sim.at``, ``sim.request``) and the two cores.
-    Introduced in notebooks/04-pull-vs-push.ipynb.
     """
 
     mode = "feed"

@@ -8,7 +8,6 @@ Change times are drawn in *window time* (0 = start of the measured window) from 
 ``(seed, record)`` alone, forward from 0 and backward from 0. So for one seed, record 7 changes
 at the same moments in the measured window whatever the strategy, its warm-up or its drain:
 comparisons between strategies are paired, change by change.
-Introduced in notebooks/01-api-polling.ipynb (Poisson) and notebooks/04-pull-vs-push.ipynb.
 """
 
 from __future__ import annotations
@@ -141,7 +140,7 @@ class Poisson(ChangeWorkload):
     """Each record changes at the times of a Poisson process with ``rate_per_s`` (lambda).
 
     The textbook case: with polling every T seconds a change waits T/2 on average, and a poll
-    finds nothing new with probability exp(-lambda*T). Introduced in notebooks/01-api-polling.ipynb.
+    finds nothing new with probability exp(-lambda*T).
     """
 
     rate_per_s: float = 1 / 60
@@ -161,7 +160,6 @@ class Bursts(ChangeWorkload):
     at a uniform moment within ``spread_s``. Plus background changes at ``base_rate_per_s``.
 
     Polling pays for the quiet hours; webhooks pay only for the bursts (and then all at once).
-    Introduced in notebooks/04-pull-vs-push.ipynb.
     """
 
     every_s: float = 900.0
@@ -202,7 +200,6 @@ class Bursts(ChangeWorkload):
 class DailyCycle(ChangeWorkload):
     """Changes follow the day: rate ``rate_per_s * (1 + amplitude * cos(2 pi (t - peak_s) / period_s))``,
     busiest at ``peak_s`` after the window starts (14:00 if the window starts at midnight).
-    Introduced in notebooks/04-pull-vs-push.ipynb.
     """
 
     rate_per_s: float = 1 / 60
@@ -245,7 +242,7 @@ class Settlement(Workload):
     as the previous answer is back, plus ``gap_s``) and B settles each once, after a delay drawn
     by its :class:`~hooklab.provider.SettlementModel`. With the same seed the amounts, ids and
     settlement times equal those of :func:`hooklab.live.run_live`. Finite: the run ends when A
-    knows every outcome. Introduced in notebooks/01-api-polling.ipynb.
+    knows every outcome.
     """
 
     gap_s: float = 0.0
