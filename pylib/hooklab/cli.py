@@ -41,8 +41,14 @@ def _share(text: str) -> float:
     return value
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
+def _rate(text: str) -> float:
+    """A rate as a number or a fraction: ``0.5``, ``1/60`` (one a minute)."""
+    from fractions import Fraction
+
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"must be a number or a fraction such as 1/60, got {text}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
@@ -186,75 +192,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _option(p: argparse.ArgumentParser, flag: str, kind, default, help: str) -> None:
+    """One ``--flag`` whose help ends with its default (every option says what it is by default)."""
+    p.add_argument(flag, type=kind, default=default, help=f"{help} (default %(default)s)")
+
+
 def _provider_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_PROVIDER_PORT,
-        help="port on 127.0.0.1 (default %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed for ids and settlement times (default %(default)s)",
-    )
-    p.add_argument(
-        "--settle-mean",
-        type=_positive_float,
-        default=2.0,
-        help="mean seconds until a payment settles (default %(default)s)",
-    )
-    p.add_argument(
-        "--failure-share",
-        type=_share,
-        default=0.1,
-        help="share of payments that fail, 0..1 (default %(default)s)",
-    )
-    p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
+    _option(p, "--port", int, DEFAULT_PROVIDER_PORT, "port on 127.0.0.1")
+    _option(p, "--seed", int, 0, "seed for ids and settlement times")
+    _option(p, "--settle-mean", _positive_float, 2.0, "mean seconds until a payment settles")
+    _option(p, "--failure-share", _share, 0.1, "share of payments that fail, 0..1")
+    _option(p, "--log-level", str, "info", "uvicorn log level")
 
 
 def _consumer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000")
     p.add_argument("--mode", choices=SHOP_MODES, required=True, help="how A learns of changes")
-    p.add_argument(
-        "--interval",
-        type=_positive_float,
-        default=1.0,
-        help="poll interval in seconds, poll mode (default %(default)s)",
-    )
-    p.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_CONSUMER_PORT,
-        help="port on 127.0.0.1 (default %(default)s)",
-    )
+    _option(p, "--interval", _positive_float, 1.0, "poll interval in seconds, poll mode")
+    _option(p, "--port", int, DEFAULT_CONSUMER_PORT, "port on 127.0.0.1")
     p.add_argument(
         "--db",
         default=None,
         help="SQLite file where A keeps payments, processed event ids and its secret, so a restart "
         "loses nothing (default: in memory)",
     )
-    p.add_argument("--log-level", default="info", help="uvicorn log level (default %(default)s)")
+    _option(p, "--log-level", str, "info", "uvicorn log level")
 
 
 def _demo_options(p: argparse.ArgumentParser) -> None:
+    _option(p, "--payments", _positive_int, 20, "payments to create")
+    _option(p, "--interval", _positive_float, 1.0, "poll interval in seconds")
+    _option(p, "--seed", int, 0, "seed for amounts, ids and settlement times")
     p.add_argument(
-        "--payments",
-        type=_positive_int,
-        default=20,
-        help="payments to create (default %(default)s)",
-    )
-    p.add_argument(
-        "--interval", type=_positive_float, default=1.0, help="poll interval in seconds (default %(default)s)"
-    )
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed for amounts, ids and settlement times (default %(default)s)"
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help='print one JSON object {"poll": {...}, "webhook": {...}}',
+        "--json", action="store_true", help='print one JSON object {"poll": {...}, "webhook": {...}}'
     )
 
 
@@ -263,43 +233,18 @@ def _simulate_options(p: argparse.ArgumentParser) -> None:
         "--mode", choices=MODES, default="poll",
         help="how A learns of changes (feed: one GET /events for all records every --interval)",
     )  # fmt: skip
-    p.add_argument(
-        "--interval",
-        type=_positive_float,
-        default=10.0,
-        help="poll (or feed) interval in seconds (default %(default)s)",
-    )
-    p.add_argument(
-        "--records", type=_positive_int, default=100, help="records A watches (default %(default)s)"
-    )
-    p.add_argument(
-        "--rate", type=_non_negative_float, default=1 / 60,
-        help="changes per record per second (default 1/60: one a minute)",
-    )  # fmt: skip
-    p.add_argument(
-        "--duration", type=_positive_float, default=3600.0, help="simulated seconds (default %(default)s)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for every random draw (default %(default)s)")
+    _option(p, "--interval", _positive_float, 10.0, "poll (or feed) interval in seconds")
+    _option(p, "--records", _positive_int, 100, "records A watches")
+    _option(p, "--rate", _rate, "1/60", "changes per record per second, e.g. 1/60: one a minute")
+    _option(p, "--duration", _positive_float, 3600.0, "simulated seconds")
+    _option(p, "--seed", int, 0, "seed for every random draw")
     p.add_argument(
         "--workload", choices=WORKLOADS, default="poisson",
         help="when records change (default %(default)s; settlement: each settles once, as in demo)",
     )  # fmt: skip
-    p.add_argument(
-        "--delay",
-        type=_positive_float,
-        default=0.001,
-        help="median one-way network delay, s (default %(default)s)",
-    )
-    p.add_argument(
-        "--failure-prob",
-        type=_share,
-        default=0.0,
-        help="chance a webhook delivery attempt fails, 0..1 (default %(default)s)",
-    )
-    p.add_argument(
-        "--reconcile", type=_positive_float, default=600.0,
-        help="hybrid mode: reconciliation poll interval, s (default %(default)s)",
-    )  # fmt: skip
+    _option(p, "--delay", _positive_float, 0.001, "median one-way network delay, s")
+    _option(p, "--failure-prob", _share, 0.0, "chance a webhook delivery attempt fails, 0..1")
+    _option(p, "--reconcile", _positive_float, 600.0, "hybrid mode: reconciliation poll interval, s")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 

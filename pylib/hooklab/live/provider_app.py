@@ -39,6 +39,14 @@ from hooklab.measure.requestlog import RequestLog
 DELIVERY_TIMEOUT_S = 5.0
 
 
+#: What ``/docs`` says of this system.
+TITLE = "System B: payment provider"
+DESCRIPTION = (
+    "A mock payment provider. Create a payment here and, if System A has "
+    "registered a webhook endpoint, watch B deliver the settlement to it."
+)
+
+
 class ProviderService:
     """System B, live: the core, its request log, the FastAPI ``app`` and its background work.
 
@@ -66,15 +74,11 @@ class ProviderService:
         self.transport = transport
         self._wake: asyncio.Event | None = None
         self.app = make_app(
-            title="System B: payment provider",
-            description="A mock payment provider. Create a payment here and, if System A has "
-            "registered a webhook endpoint, watch B deliver the settlement to it.",
-            log=self.log,
-            name=name,
-            clock=self.clock,
+            self,
+            TITLE,
+            DESCRIPTION,
             body_models=(PaymentRequest, EndpointRequest),
             kinds={PAYMENTS_PATH: "create", WEBHOOK_ENDPOINTS_PATH: "register"},
-            lifespan=self._lifespan,
         )
         self._add_routes()
 

@@ -239,17 +239,16 @@ def validation_error(hints: dict[str, str]) -> Callable:
 
 
 def make_app(
-    *,
+    service,
     title: str,
     description: str,
-    log: RequestLog,
-    name: str,
-    clock: Clock,
+    *,
     body_models: Iterable[type] = (),
     kinds: dict[str, str] | None = None,
-    lifespan=None,
 ) -> FastAPI:
-    """A FastAPI app with local docs, the request log, the body limit and our JSON errors."""
+    """A FastAPI app for ``service`` (its ``log``, ``name``, ``clock`` and ``_lifespan``), with
+    local docs, the request log, the body limit and our JSON errors."""
+    log, name, clock = service.log, service.name, service.clock
     hints = {
         field: info.description or "as /docs describes"
         for model in body_models
@@ -275,5 +274,5 @@ def make_app(
             RequestValidationError: validation_error(hints),
             Exception: api_error,
         },
-        lifespan=lifespan,
+        lifespan=service._lifespan,
     )

@@ -45,6 +45,14 @@ EVENT_SHAPE = (
 MODES = SHOP_MODES
 
 
+#: What ``/docs`` says of this system.
+TITLE = "System A: the shop"
+DESCRIPTION = (
+    "A mock shop. It receives System B's webhooks (signed, de-duplicated) or "
+    "polls B, and shows what it knows about each payment."
+)
+
+
 class ShopService:
     """System A, live. ``mode`` is ``"poll"`` (ask B every ``interval_s``) or ``"webhook"``.
 
@@ -90,15 +98,11 @@ class ShopService:
         self._wake = threading.Event()
         self._poller: threading.Thread | None = None
         self.app = make_app(
-            title="System A: the shop",
-            description="A mock shop. It receives System B's webhooks (signed, de-duplicated) or "
-            "polls B, and shows what it knows about each payment.",
-            log=self.log,
-            name=name,
-            clock=self.clock,
+            self,
+            TITLE,
+            DESCRIPTION,
             body_models=(PaymentRequest,),
             kinds={WEBHOOK_PATH: "webhook", ORDERS_PATH: "create"},
-            lifespan=self._lifespan,
         )
         self._add_routes()
 
