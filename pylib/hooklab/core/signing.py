@@ -393,11 +393,6 @@ def _header_str(header: object, name: str, scheme: str) -> str:
     )
 
 
-def _matches(expected: str, candidates: list[str]) -> bool:
-    """Whether any candidate equals ``expected``, compared in constant time (non-ASCII never does)."""
-    return any(c.isascii() and hmac.compare_digest(expected, c) for c in candidates)
-
-
 def _mismatch(scheme: str, what: str, nkeys: int) -> SignatureError:
     secrets = "the secret" if nkeys == 1 else f"any of the {nkeys} secrets"
     return SignatureError(
@@ -522,9 +517,12 @@ def verify_stripe(
             "stripe",
         )
     message = b"%d." % ts + body
-    if any(_matches(_hmac_sha256(key, message).hex(), signatures) for key in keys):
-        _check_time(ts, tolerance, now, "stripe")
-        return ts
+    for key in keys:
+        expected = _hmac_sha256(key, message).hex()
+        for candidate in signatures:
+            if candidate.isascii() and hmac.compare_digest(expected, candidate):
+                _check_time(ts, tolerance, now, "stripe")
+                return ts
     raise _mismatch("stripe", "v1 signature", len(keys))
 
 
@@ -681,9 +679,10 @@ def verify_standard(
     message = b"%s.%d." % (id_bytes, ts) + body
     for key in keys:
         expected = binascii.b2a_base64(_hmac_sha256(key, message), newline=False).decode("ascii")
-        if _matches(expected, signatures):
-            _check_time(ts, tolerance, now, "standard")
-            return ts
+        for candidate in signatures:
+            if candidate.isascii() and hmac.compare_digest(expected, candidate):
+                _check_time(ts, tolerance, now, "standard")
+                return ts
     raise _mismatch("standard", "v1 signature", len(keys))
 
 
@@ -729,8 +728,9 @@ def verify_github(payload: bytes, header: str, secret: str | Sequence[str]) -> N
             f"the signature is not a sha256= signature{hint if algorithm == 'sha1' else ''}: got {_clip(header)}",
             "github",
         )
-    if any(_matches(_hmac_sha256(key, body).hex(), [value]) for key in keys):
-        return None
+    for key in keys:
+        if value.isascii() and hmac.compare_digest(_hmac_sha256(key, body).hex(), value):
+            return None
     if not (len(value) == 64 and value.isascii() and all(c in "0123456789abcdef" for c in value)):
         raise SignatureError(
             MALFORMED_HEADER,
