@@ -41,7 +41,7 @@ def test_payment_starts_pending_and_settles_once_with_an_event():
 
 def test_seed_fixes_ids_and_settlement_times():
     def run(seed):
-        clock, b = make(seed)
+        clock, b = make(seed, seeded_ids=True)
         ids = [b.create_payment(100, "eur", clock.now())["id"] for _ in range(5)]
         clock.advance(1000)
         b.settle_due(clock.now())

@@ -89,6 +89,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
     service = ProviderService(
         seed=args.seed, settlement=SettlementModel(mean_s=args.settle_mean, min_s=min(0.2, args.settle_mean),
                                                    failure_share=args.failure_share),
+        seeded_ids=args.seeded_ids,
     )  # fmt: skip
     print(
         f"System B (payment provider) on http://127.0.0.1:{args.port}  (Ctrl+C to stop)",
@@ -199,7 +200,12 @@ def _option(p: argparse.ArgumentParser, flag: str, kind, default, help: str) -> 
 
 def _provider_options(p: argparse.ArgumentParser) -> None:
     _option(p, "--port", int, DEFAULT_PROVIDER_PORT, "port on 127.0.0.1")
-    _option(p, "--seed", int, 0, "seed for ids and settlement times")
+    _option(p, "--seed", int, 0, "seed for settlement times (and ids, with --seeded-ids)")
+    p.add_argument(
+        "--seeded-ids", action="store_true",
+        help="draw ids from the seed too, for a reproducible demo; by default ids are unique across "
+        "runs, so a restarted B never hands out an id A already knows. Secrets never come from the seed",
+    )  # fmt: skip
     _option(p, "--settle-mean", _positive_float, 2.0, "mean seconds until a payment settles")
     _option(p, "--failure-share", _share, 0.1, "share of payments that fail, 0..1")
     _option(p, "--log-level", str, "info", "uvicorn log level")

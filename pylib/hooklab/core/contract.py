@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
+import re
 from urllib.parse import urlsplit
 
 from hooklab.core.errors import ApiError
@@ -45,6 +47,14 @@ SENDER_HEADER = "Hooklab-Sender"
 # --- statuses and limits -------------------------------------------------------------------
 #: A payment in one of these never changes again.
 FINAL_STATUSES = frozenset({"succeeded", "failed"})
+#: Every status a payment can have (the simulation's changing records cycle through the others).
+PAYMENT_STATUSES = frozenset({"pending", "processing", "requires_action", *FINAL_STATUSES})
+#: What an id (of a payment, an event, a delivery) may look like: what B issues, and no more.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The largest version A accepts: versions count changes; 2**53 keeps them exact in any JSON reader.
+MAX_VERSION = 2**53
+#: The longest webhook URL B accepts.
+MAX_URL_LENGTH = 2048
 #: Bodies larger than this are refused with 413 before they are parsed (both systems).
 MAX_BODY_BYTES = 64 * 1024
 #: The largest payment amount, in minor units.
@@ -63,53 +73,64 @@ def encode_event(event: dict) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
+def parse_json(body: bytes) -> object:
+    """``body`` as JSON, or :class:`ApiError` 400: not UTF-8, not JSON, nested too deeply, or a
+    number too long to convert (Python refuses integers over 4,300 digits)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "body is nested too deeply to be a webhook event") from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, the int digits limit
+        raise ApiError(400, "malformed_json", f"body is not valid JSON: {err}") from None
+
+
+def _invalid_event(what: str) -> ApiError:
+    return ApiError(
+        422, "invalid_event",
+        f"{what}; an event looks like {{\"id\": \"evt_...\", \"type\": \"payment.succeeded\", "
+        f"\"data\": {{\"object\": {{\"id\": \"pay_...\", \"status\": ..., \"version\": <int>, ...}}}}}}",
+    )  # fmt: skip
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def validate_event(event: object) -> dict:
-    """Check an event's shape: ``{"id": "evt_...", "type", "data": {"object": <payment>}}``."""
-    payment = event.get("data", {}).get("object") if isinstance(event, dict) else None
-    if not (
-        isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and isinstance(event.get("type"), str)
-        and isinstance(payment, dict)
-        and isinstance(payment.get("id"), str)
-        and isinstance(payment.get("status"), str)
-        and isinstance(payment.get("version"), int)
-    ):
-        raise ApiError(
-            422, "invalid_event",
-            'event must look like {"id": "evt_...", "type": "payment.succeeded", '
-            '"data": {"object": {"id": ..., "status": ..., "version": <int>, ...}}}',
-        )  # fmt: skip
-    return event
-
-
-def check_amount(amount: object) -> int:
-    """An amount in minor units (an int, 1..MAX_AMOUNT), or :class:`ApiError` 422."""
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ApiError(
-            422,
-            "invalid_amount",
-            f"'amount' must be an integer number of minor units (cents), got {amount!r}",
-        )
-    if not 0 < amount <= MAX_AMOUNT:
-        raise ApiError(422, "invalid_amount", f"'amount' must be between 1 and {MAX_AMOUNT}, got {amount}")
-    return amount
-
-
-def check_currency(currency: object) -> str:
-    """A 3-letter ISO currency code, lowercased, or :class:`ApiError` 422."""
-    if (
-        not isinstance(currency, str)
-        or len(currency) != 3
-        or not currency.isascii()
-        or not currency.isalpha()
-    ):
-        raise ApiError(
-            422,
-            "invalid_currency",
-            f"'currency' must be a 3-letter ISO code such as 'eur', got {currency!r}",
-        )
-    return currency.lower()
+    """Check everything an event carries, and return it with the payment reduced to the contract's
+    fields; or raise :class:`ApiError` 422. A valid signature says who sent a body, not that it is
+    well-formed: what A stores and serves again must be what the contract allows.
+    """
+    if not isinstance(event, dict):
+        raise _invalid_event("the body is not a JSON object")
+    if not _is_id(event.get("id")):
+        raise _invalid_event("'id' must be an id of letters, digits, '_' and '-' (at most 64)")
+    if not isinstance(event.get("type"), str) or not event["type"].isascii() or len(event["type"]) > 64:
+        raise _invalid_event("'type' must be a short ASCII string such as 'payment.succeeded'")
+    data = event.get("data")
+    payment = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(payment, dict):
+        raise _invalid_event("'data' must be an object holding the payment as 'object'")
+    if not _is_id(payment.get("id")):
+        raise _invalid_event("the payment's 'id' must be an id of letters, digits, '_' and '-' (at most 64)")
+    if payment.get("status") not in PAYMENT_STATUSES:
+        raise _invalid_event(f"the payment's 'status' must be one of {sorted(PAYMENT_STATUSES)}")
+    version = payment.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise _invalid_event(f"the payment's 'version' must be an integer from 1 to {MAX_VERSION}")
+    checked = {"id": payment["id"], "status": payment["status"], "version": version}
+    for field, ok in (("amount", lambda v: not isinstance(v, bool) and isinstance(v, int) and 0 < v <= MAX_AMOUNT),
+                      ("currency", lambda v: isinstance(v, str) and len(v) == 3 and v.isascii() and v.isalpha()),
+                      ("created_at", _is_time), ("updated_at", _is_time)):  # fmt: skip
+        if field in payment:
+            if not ok(payment[field]):
+                raise _invalid_event(f"the payment's '{field}' is not a valid {field}")
+            checked[field] = payment[field]
+    return {**event, "data": {"object": checked}}
 
 
 def _is_loopback(host: str) -> bool:
@@ -122,15 +143,43 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_webhook_url(url: object) -> str:
-    """An absolute http(s) URL on this machine (B only delivers to loopback), or :class:`ApiError` 422."""
+    """A URL B can connect to on this machine, or :class:`ApiError` 422.
+
+    One parser decides (the standard library's ``urllib.parse``), on text it can parse
+    unambiguously: printable ASCII without spaces (no lone surrogates, no tabs or newlines, no
+    look-alike characters that normalise to ``/`` or ``@``), at most :data:`MAX_URL_LENGTH`
+    characters, ``http`` or ``https``, a loopback host, and a port from 1 to 65535 if one is given.
+    """
     if not isinstance(url, str):
-        raise ApiError(422, "invalid_url", f"'url' must be a string, got {url!r}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiError(422, "invalid_url", f"'url' must be a string, got {type(url).__name__}")
+    if not (url.isascii() and url.isprintable()) or " " in url or len(url) > MAX_URL_LENGTH:
+        raise ApiError(
+            422, "invalid_url",
+            f"'url' must be printable ASCII without spaces, at most {MAX_URL_LENGTH} characters "
+            "(percent-encode anything else), e.g. http://127.0.0.1:8001" + WEBHOOK_PATH,
+        )  # fmt: skip
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as err:
+        raise ApiError(422, "invalid_url", f"'url' cannot be parsed as a URL: {err}") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise ApiError(422, "invalid_url", f"'url' must be an absolute http(s) URL, got {url!r}")
-    if not _is_loopback(parts.hostname):
+    if port == 0:
+        raise ApiError(
+            422, "invalid_url", "'url' has port 0, which nothing listens on: give the port A serves on"
+        )
+    if not _is_loopback(host):
         raise ApiError(
             422, "url_not_loopback",
-            f"hooklab only delivers to this machine: use 127.0.0.1, localhost or [::1], not {parts.hostname!r}",
+            f"hooklab only delivers to this machine: use 127.0.0.1, localhost or [::1], not {host!r}",
         )  # fmt: skip
     return url
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``: what a listing may show."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import heapq
 import random
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hooklab.core.contract import FINAL_STATUSES, check_webhook_url, encode_event, event_type
+from hooklab.core.contract import FINAL_STATUSES, check_webhook_url, encode_event, event_type, redact_url
 from hooklab.core.delivery import Delivery, DeliveryState, Endpoint
 from hooklab.core.errors import ApiError
 
@@ -92,7 +93,9 @@ class PaymentProvider:
         seed: int = 0,
         settlement: SettlementModel | None = None,
         retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+        seeded_ids: bool = False,
     ) -> None:
+        self.seeded_ids = seeded_ids
         self.rng = random.Random(seed)
         # settlements draw from their own stream, so a seed fixes the workload whatever else draws
         # ids (registering a webhook endpoint must not change when payments settle)
@@ -109,9 +112,11 @@ class PaymentProvider:
         self._delivery_queue: list[tuple[float, int, str]] = []  # (due, seq, delivery_id)
         self._seq = 0
 
-    # ids are drawn from the seeded generator so a seed reproduces a whole run, ids included
     def _new_id(self, prefix: str) -> str:
-        return f"{prefix}_{self.rng.getrandbits(64):016x}"
+        # unique across processes by default (a restarted B must not hand out ids A already knows);
+        # from the seed with seeded_ids, where a reproducible run is the point (the simulation)
+        bits = self.rng.getrandbits(64) if self.seeded_ids else secrets.randbits(64)
+        return f"{prefix}_{bits:016x}"
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -164,19 +169,24 @@ class PaymentProvider:
         return events
 
     # --- webhooks -----------------------------------------------------------------------
-    def register_endpoint(self, url: str) -> dict:
+    def register_endpoint(self, url: str, *, secret: str | None = None) -> dict:
         """Register a webhook URL; every later event is delivered there, signed with its secret.
 
-        The URL must be on this machine (:func:`~hooklab.core.contract.check_webhook_url`).
+        The URL must be on this machine (:func:`~hooklab.core.contract.check_webhook_url`). The
+        secret comes from :mod:`secrets` (never from the seed: whoever knows a seed must not be
+        able to sign), unless one is given (a notebook that shows a fixed signature).
         """
         url = check_webhook_url(url)
-        endpoint = Endpoint(self._new_id("we"), url, "whsec_" + f"{self.rng.getrandbits(192):048x}")
+        if self.seeded_ids:
+            self.rng.getrandbits(192)  # a seed's ids stay the same wherever the secret comes from
+        endpoint = Endpoint(self._new_id("we"), url, secret or "whsec_" + secrets.token_hex(24))
         self.endpoints[endpoint.id] = endpoint
         return endpoint.to_dict()
 
     def list_endpoints(self) -> list[dict]:
-        """Registered endpoints, oldest first, without their secrets (B shows a secret only once)."""
-        return [{"id": e.id, "url": e.url} for e in self.endpoints.values()]
+        """Registered endpoints, oldest first, without their secrets (B shows a secret only once) and
+        with any credentials in their URLs redacted."""
+        return [{"id": e.id, "url": redact_url(e.url)} for e in self.endpoints.values()]
 
     def _enqueue_deliveries(self, event: dict, now: float) -> None:
         if not self.endpoints:

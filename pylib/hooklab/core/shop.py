@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import json
 from collections.abc import Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from hooklab.core.contract import FINAL_STATUSES, MAX_BODY_BYTES, SIGNATURE_HEADER, validate_event
+from hooklab.core.contract import FINAL_STATUSES, MAX_BODY_BYTES, SIGNATURE_HEADER, parse_json, validate_event
 from hooklab.core.errors import ApiError
 from hooklab.core.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
 
@@ -162,11 +161,7 @@ class Shop:
             # same scheme as Stripe's, under hooklab's own header name: say the name the caller must fix
             message = str(err).replace(STRIPE_SIGNATURE_HEADER, SIGNATURE_HEADER)
             raise ApiError(400, "bad_signature", message, reason=err.reason) from None
-        try:
-            event = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ApiError(400, "malformed_json", f"body is not valid JSON: {err}") from None
-        return validate_event(event)
+        return validate_event(parse_json(body))
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -227,7 +227,10 @@ def webhook_pair(
     a :class:`RecordingApp`, so the pair can hand out the real deliveries it received. A keeps its
     state in a SQLite file in a temporary folder, removed when the block ends.
     """
-    provider = ProviderService(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
+    # seeded ids: a demo shows the same ids on every run (its secret is still from `secrets`)
+    provider = ProviderService(
+        seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True
+    )
     with tempfile.TemporaryDirectory(prefix="hooklab-a-") as folder, serve(provider.app) as b:
 
         def new_shop() -> ShopService:  # A's process: memory fresh, SQLite file the same

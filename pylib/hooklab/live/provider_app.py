@@ -65,10 +65,13 @@ class ProviderService:
         clock: Clock | None = None,
         name: str = "B",
         transport: httpx.AsyncBaseTransport | None = None,
+        seeded_ids: bool = False,
     ) -> None:
         self.clock = clock or WallClock()
         self.name = name
-        self.core = PaymentProvider(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
+        self.core = PaymentProvider(
+            seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=seeded_ids
+        )
         self.log = RequestLog(name)
         self.lock = threading.Lock()
         self.transport = transport
@@ -171,25 +174,24 @@ class ProviderService:
                 task.cancel()
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
-        with self.lock:
-            url, headers, body = delivery.request(self.clock.now())
-        headers[SENDER_HEADER] = self.name
-        request = client.build_request("POST", url, content=body, headers=headers)
+        """One attempt. Whatever goes wrong (no answer, a URL httpx cannot use, a bug), the
+        attempt is reported as failed, so the delivery is retried or given up, never stuck."""
+        response: httpx.Response | None = None
         started_at, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await client.send(request)
-        except httpx.TransportError:
+            with self.lock:
+                url, headers, body = delivery.request(self.clock.now())
+            headers[SENDER_HEADER] = self.name
+            request = client.build_request("POST", url, content=body, headers=headers)
+            try:
+                response = await client.send(request)
+            finally:
+                record_sent(self.log, request, response, receiver="A", kind="webhook",
+                            started_at=started_at, duration_s=time.perf_counter() - t0)  # fmt: skip
+        except asyncio.CancelledError:
+            raise  # B is shutting down: the delivery stays in flight with the rest of B's memory
+        except Exception:  # every failure is a failed attempt
             response = None
-        duration = time.perf_counter() - t0
-        record_sent(
-            self.log,
-            request,
-            response,
-            receiver="A",
-            kind="webhook",
-            started_at=started_at,
-            duration_s=duration,
-        )
         status = None if response is None else response.status_code
         with self.lock:
             self.core.delivery_finished(delivery, status, self.clock.now())

@@ -92,7 +92,8 @@ def run_live(
     """
     say = progress or (lambda message: None)
     rng = random.Random(seed)
-    provider = ProviderService(seed=seed, settlement=settlement)
+    # seeded ids: the run is compared with a simulation of the same seed, payment by payment
+    provider = ProviderService(seed=seed, settlement=settlement, seeded_ids=True)
     with serve(provider.app) as b:
         shop = ShopService(b.url, mode=mode, interval_s=interval_s)
         try:

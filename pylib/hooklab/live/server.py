@@ -183,8 +183,9 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}; see /docs or the README for the API"
             return _json_error(ApiError(404, "unknown_route", message))
-        if exc.status_code == 400:  # FastAPI could not decode the body (not UTF-8, say)
-            return _json_error(ApiError(400, "malformed_json", "body is not valid JSON (nor UTF-8 text)"))
+        if exc.status_code == 400:  # FastAPI could not decode the body at all
+            message = "body is not valid JSON: not UTF-8, nested too deeply, or a number over 4300 digits"
+            return _json_error(ApiError(400, "malformed_json", message))
         return _json_error(ApiError(exc.status_code, "http_error", str(exc.detail)), exc.headers)
     # A bug of ours: still JSON, still says what to do.
     err = ApiError(500, "internal_error", f"{type(exc).__name__}: {exc}; please report this as a hooklab bug")

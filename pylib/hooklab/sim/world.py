@@ -89,7 +89,10 @@ class Sim:
         self.at = self.env.at  # the loop's own method: strategies schedule timers with it
         self.run = self.env.run
         self.step = self.env.step
-        self.provider = PaymentProvider(seed=seed, settlement=settlement, retry_schedule=retry_schedule)
+        # seeded ids: a simulation is reproducible to the byte, ids included
+        self.provider = PaymentProvider(
+            seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True
+        )
         self.shop = Shop()
         #: The next one-way network delay, in seconds (a draw from ``network.delay``).
         self.delay = draw_stream(self.network.delay.draw, self.rng(STREAM_DELAY))
