@@ -7,7 +7,7 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers and CI machines often are root
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup lab test test-fast notebooks index lint format benchmarks constraints clean
+.PHONY: help setup lab test test-fast fuzz notebooks index lint format benchmarks constraints clean
 
 help:
 	@echo "make lab         set up (if needed) and open JupyterLab on notebooks/ at 127.0.0.1:$(LAB_PORT)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint        ruff check + format check + import-linter (the layers)"
 	@echo "make format      ruff fix + format"
 	@echo "make test-fast   the Python tests not marked slow (no nbval, no live processes), stop at the first failure"
+	@echo "make fuzz        fuzz both systems longer (Schemathesis from their OpenAPI, Hypothesis on A's endpoint)"
 	@echo "make constraints regenerate constraints.txt from the installed versions"
 	@echo "make clean       remove .venv and caches"
 
@@ -53,6 +54,11 @@ test: $(STAMP) lint
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests -x -q -m "not slow"
+
+# the fuzz tests of make test, with 40x the examples (a few minutes); prints Hypothesis' statistics
+fuzz: $(STAMP)
+	HOOKLAB_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -n 2 -q tests/test_fuzz_openapi.py \
+		tests/test_webhook_property.py --hypothesis-show-statistics
 
 notebooks: $(STAMP) index
 	$(BIN)/python -m hooklab.lab.notebook_tools execute notebooks

@@ -1,12 +1,12 @@
 """Request bodies of both systems' HTTP APIs, as pydantic models (what ``/docs`` shows).
 
-Strict on purpose: ``"amount": "12"`` is an error, not 12, and an unknown field is refused, so a
-typo in a field name never passes silently. The limits come from :mod:`hooklab.core.contract`.
+Strict on purpose: ``"amount": "12"`` is an error, not 12 (``1999.0`` is 1999: JSON has numbers,
+not ints), and an unknown field is refused, so a typo in a field name never passes silently. The limits come from :mod:`hooklab.core.contract`.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from hooklab.core.contract import MAX_AMOUNT, WEBHOOK_PATH
 
@@ -18,13 +18,23 @@ class PaymentRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"amount": 1999, "currency": "eur"}]}
     )
 
-    amount: StrictInt = Field(
+    amount: int = Field(
         gt=0, le=MAX_AMOUNT,
         description=f"an integer number of minor units (cents), between 1 and {MAX_AMOUNT}",
     )  # fmt: skip
     currency: StrictStr = Field(
         pattern="^[A-Za-z]{3}$", description="a 3-letter ISO code such as 'eur' (any case; stored lowercase)"
     )
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> int:
+        # JSON has numbers, not ints: 1999.0 is 1999, but 19.99, "1999" and true are not amounts
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("not a number")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
 
     @field_validator("currency")
     @classmethod
@@ -43,3 +53,73 @@ class EndpointRequest(BaseModel):
     url: StrictStr = Field(
         description="an absolute http(s) URL on this machine, e.g. http://127.0.0.1:8001" + WEBHOOK_PATH
     )
+
+
+# --- what the systems answer (documented in /openapi.json; the routes return plain dicts) -------
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="machine-readable: malformed_json, invalid_amount, not_found, ...")
+    message: str = Field(description="what was wrong and what to do instead")
+
+
+class ErrorBody(BaseModel):
+    """Every error either system answers, whatever its status."""
+
+    error: ErrorDetail
+
+
+class Payment(BaseModel):
+    id: str
+    status: str = Field(description="pending, then succeeded or failed")
+    amount: int
+    currency: str
+    version: int = Field(description="grows by one with every change")
+    created_at: float
+    updated_at: float
+
+
+class PaymentList(BaseModel):
+    data: list[Payment]
+
+
+class Endpoint(BaseModel):
+    id: str
+    url: str
+    secret: str = Field(description="the signing secret: shown here only, keep it")
+
+
+class EndpointView(BaseModel):
+    id: str
+    url: str = Field(description="credentials, if the URL has any, are shown as ***")
+
+
+class EndpointList(BaseModel):
+    data: list[EndpointView]
+
+
+class EventData(BaseModel):
+    object: Payment
+
+
+class Event(BaseModel):
+    id: str
+    type: str
+    created: float
+    data: EventData
+
+
+class EventList(BaseModel):
+    data: list[Event]
+
+
+class Health(BaseModel):
+    ok: bool
+    system: str
+    mode: str | None = Field(default=None, description="System A only: poll or webhook")
+
+
+class WebhookAnswer(BaseModel):
+    received: bool
+    duplicate: bool = Field(description="true: A had this event already and did nothing")
+    event: str

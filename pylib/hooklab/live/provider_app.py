@@ -31,8 +31,16 @@ from hooklab.core.delivery import Delivery
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, SettlementModel
 from hooklab.live.client import record_sent
 from hooklab.live.clocks import WallClock
-from hooklab.live.models import EndpointRequest, PaymentRequest
-from hooklab.live.server import make_app, mark
+from hooklab.live.models import (
+    Endpoint,
+    EndpointList,
+    EndpointRequest,
+    EventList,
+    Health,
+    Payment,
+    PaymentRequest,
+)
+from hooklab.live.server import documented, make_app, mark
 from hooklab.measure.requestlog import RequestLog
 
 #: How long B waits for a webhook endpoint to answer before counting the attempt as failed.
@@ -87,12 +95,29 @@ class ProviderService:
 
     def _add_routes(self) -> None:
         route = self.app.add_api_route
-        route(PAYMENTS_PATH, self.create_payment, methods=["POST"], status_code=201)
-        route(PAYMENT_PATH, self.get_payment, methods=["GET"])
-        route(WEBHOOK_ENDPOINTS_PATH, self.register_endpoint, methods=["POST"], status_code=201)
-        route(WEBHOOK_ENDPOINTS_PATH, self.list_endpoints, methods=["GET"])
-        route(EVENTS_PATH, self.list_events, methods=["GET"])
-        route(HEALTH_PATH, self.health, methods=["GET"])
+        route(
+            PAYMENTS_PATH,
+            self.create_payment,
+            methods=["POST"],
+            status_code=201,
+            responses=documented(201, Payment),
+        )
+        route(PAYMENT_PATH, self.get_payment, methods=["GET"], responses=documented(200, Payment))
+        route(
+            WEBHOOK_ENDPOINTS_PATH,
+            self.register_endpoint,
+            methods=["POST"],
+            status_code=201,
+            responses=documented(201, Endpoint),
+        )
+        route(
+            WEBHOOK_ENDPOINTS_PATH,
+            self.list_endpoints,
+            methods=["GET"],
+            responses=documented(200, EndpointList),
+        )
+        route(EVENTS_PATH, self.list_events, methods=["GET"], responses=documented(200, EventList))
+        route(HEALTH_PATH, self.health, methods=["GET"], responses=documented(200, Health))  # fmt: skip
 
     # --- routes ---------------------------------------------------------------------------
     async def create_payment(self, request: Request, body: PaymentRequest) -> dict:

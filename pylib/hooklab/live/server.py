@@ -239,6 +239,29 @@ def validation_error(hints: dict[str, str]) -> Callable:
     return handler
 
 
+#: What each error status means, for the OpenAPI description of every route.
+ERROR_MEANINGS = {
+    400: "malformed JSON (or, at A's webhook endpoint, a bad signature)",
+    404: "no such payment, event or route",
+    405: "method not allowed here (the Allow header lists those that are)",
+    413: f"body over {MAX_BODY_BYTES} bytes",
+    415: "a body declared as something other than JSON",
+    422: "a field that is missing, unknown or invalid (the message names it)",
+    502: "System B did not answer (A's POST /orders)",
+    503: "A has no signing secret yet (its webhook endpoint, before registering)",
+}
+
+
+def documented(success: int, model: type, *errors: int) -> dict:
+    """``responses=`` for a route: its success body, and the JSON error every failure gives."""
+    from hooklab.live.models import ErrorBody
+
+    out: dict = {success: {"model": model, "description": model.__doc__ or "success"}}
+    for status in (400, 404, 405, 413, 415, 422, *errors):
+        out[status] = {"model": ErrorBody, "description": ERROR_MEANINGS[status]}
+    return out
+
+
 def make_app(
     service,
     title: str,

@@ -31,8 +31,8 @@ from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
 from hooklab.live.client import logged_send
 from hooklab.live.clocks import WallClock
-from hooklab.live.models import PaymentRequest
-from hooklab.live.server import make_app, mark
+from hooklab.live.models import Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
+from hooklab.live.server import documented, make_app, mark
 from hooklab.live.store import SqliteStore
 from hooklab.measure.requestlog import RequestLog
 
@@ -110,13 +110,19 @@ class ShopService:
         route = self.app.add_api_route
         event_schema = {"application/json": {"schema": {"type": "object", "description": EVENT_SHAPE}}}
         route(
-            WEBHOOK_PATH, self.webhook, methods=["POST"],
+            WEBHOOK_PATH, self.webhook, methods=["POST"], responses=documented(200, WebhookAnswer, 503),
             openapi_extra={"requestBody": {"required": True, "content": event_schema}},
         )  # fmt: skip
-        route(ORDERS_PATH, self.order, methods=["POST"], status_code=201)
-        route(PAYMENTS_PATH, self.list_payments, methods=["GET"])
-        route(PAYMENT_PATH, self.get_payment, methods=["GET"])
-        route(HEALTH_PATH, self.health, methods=["GET"])
+        route(
+            ORDERS_PATH,
+            self.order,
+            methods=["POST"],
+            status_code=201,
+            responses=documented(201, Payment, 502),
+        )
+        route(PAYMENTS_PATH, self.list_payments, methods=["GET"], responses=documented(200, PaymentList))
+        route(PAYMENT_PATH, self.get_payment, methods=["GET"], responses=documented(200, Payment))
+        route(HEALTH_PATH, self.health, methods=["GET"], responses=documented(200, Health))
 
     # --- what A does ----------------------------------------------------------------------
     def create_payment(self, amount: int = 1999, currency: str = "eur") -> dict:
