@@ -278,10 +278,12 @@ def test_garbage_below_http_gets_uvicorns_plain_400_as_documented():
 
     from hooklab.live.serving import serve
 
-    with serve(ProviderService().app) as running:
-        with socket.create_connection(("127.0.0.1", running.port), timeout=5) as sock:
-            sock.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
-            answer = sock.recv(1000)
+    with (
+        serve(ProviderService().app) as running,
+        socket.create_connection(("127.0.0.1", running.port), 5) as sock,
+    ):
+        sock.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
+        answer = sock.recv(1000)
     assert answer.startswith(b"HTTP/1.1 400 ") and b"content-type: text/plain" in answer.lower()
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "text/plain" in readme and "SECURITY.md" in readme
