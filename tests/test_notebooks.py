@@ -116,3 +116,28 @@ def test_readme_lists_every_notebook():
     readme = (NOTEBOOKS.parent / "README.md").read_text()
     missing = [p.name for p in PATHS if f"notebooks/{p.name}" not in readme]
     assert not missing, f"add these to the README's notebook table: {missing}"
+
+
+def _exercise_cells(nb):
+    heading = next(
+        i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source
+    )
+    return [c for c in nb.cells[heading:] if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_exercises_come_unanswered_with_a_guiding_check_and_a_collapsed_solution(path):
+    """Answer cell (placeholder None), self-check, collapsed worked solution: no answer pre-filled."""
+    cells = _exercise_cells(_load(path))
+    hidden = [c for c in cells if c.metadata.get("jupyter", {}).get("source_hidden")]
+    checks = [c for c in cells if "lab.self_check(" in c.source]
+    assert hidden and len(hidden) == len(checks), "each exercise needs one self-check and one worked solution"
+    for solution in hidden:
+        assert "lab.solved(" in solution.source, "a worked solution proves itself with lab.solved"
+    for check in checks:  # the stored notebook was run unanswered: every check says so
+        assert "Not answered yet" in "".join(_text_of(o) for o in check.outputs), check.source[:80]
+    answers = [c for c in cells if c not in hidden and c not in checks]
+    for cell in answers:
+        names = re.findall(r"(?m)^(answer\w*|header_3)\s*=\s*(.+?)\s*(?:#.*)?$", cell.source)
+        assert names, f"an answer cell should assign the learner's answer: {cell.source[:80]}"
+        assert all(value == "None" for _, value in names), f"pre-filled answer: {names}"

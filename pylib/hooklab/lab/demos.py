@@ -65,9 +65,14 @@ def delivery_attempts(live: WebhookPair) -> pd.DataFrame:
     )
 
 
-def attempt_times(retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE) -> list[float]:
-    """Seconds after a change at which B tries to deliver it: 0, then after each retry wait."""
-    return [0.0, *accumulate(retry_schedule)]
+def attempt_times(retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE, attempt_s: float = 0.0) -> list[float]:
+    """Seconds after a change at which B starts each attempt to deliver it, if every one fails.
+
+    B waits after an attempt *ends*: ``attempt_s`` is how long a failed attempt takes (0 when A's
+    port refuses the connection at once; ``DELIVERY_TIMEOUT_S`` when A accepts it but answers too
+    late), so attempt k + 1 starts ``attempt_s + retry_schedule[k]`` after attempt k.
+    """
+    return [0.0, *accumulate(attempt_s + wait for wait in retry_schedule)]
 
 
 def first_attempt_after(
