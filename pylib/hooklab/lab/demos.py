@@ -65,7 +65,9 @@ def delivery_attempts(live: WebhookPair) -> pd.DataFrame:
     )
 
 
-def attempt_times(retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE, attempt_s: float = 0.0) -> list[float]:
+def attempt_times(
+    retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE, attempt_s: float = 0.0
+) -> list[float]:
     """Seconds after a change at which B starts each attempt to deliver it, if every one fails.
 
     B waits after an attempt *ends*: ``attempt_s`` is how long a failed attempt takes (0 when A's

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-NOT_ANSWERED = "Not answered yet: replace None in the cell above with your answer, run it, then run this cell."
+NOT_ANSWERED = (
+    "Not answered yet: replace None in the cell above with your answer, run it, then run this cell."
+)
 
 
 def is_placeholder(answer: object) -> bool:
