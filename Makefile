@@ -4,13 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LAB_PORT ?= 8888
-# Jupyter refuses to run as root unless told; containers and CI machines often are root
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# the learner's own copies of the notebooks (git-ignored): experiments never dirty notebooks/
+LEARNER_DIR ?= my-notebooks
+# more JupyterLab arguments, e.g. make lab LAB_ARGS="--ServerApp.open_browser=True"
+LAB_ARGS ?=
 
-.PHONY: help setup lab test test-fast fuzz notebooks index lint format benchmarks constraints clean
+.PHONY: help setup lab lab-reset test test-fast fuzz notebooks index lint format benchmarks constraints clean
 
 help:
-	@echo "make lab         set up (if needed) and open JupyterLab on notebooks/ at 127.0.0.1:$(LAB_PORT)"
+	@echo "make lab         set up (if needed), then JupyterLab on your own copies ($(LEARNER_DIR)/); prints the URL to open"
+	@echo "make lab-reset   fresh copies of the notebooks (NB=01-api-polling.ipynb for one); old ones kept in $(LEARNER_DIR)/.backup"
 	@echo "make test        set up (if needed) and run lint, unit/e2e tests and nbval over every notebook"
 	@echo "make notebooks   re-execute every notebook in place so stored outputs are current"
 	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
@@ -35,8 +38,10 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 setup: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-		--ServerApp.root_dir=notebooks --no-browser $(ALLOW_ROOT)
+	@$(BIN)/python -m hooklab.lab.launcher --port $(LAB_PORT) --copies $(LEARNER_DIR) -- $(LAB_ARGS)
+
+lab-reset: $(STAMP)
+	@$(BIN)/python -m hooklab.lab.launcher --copies $(LEARNER_DIR) --reset $(NB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pylib tests benchmarks notebooks

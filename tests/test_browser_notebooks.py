@@ -1,0 +1,130 @@
+"""Every notebook, opened in JupyterLab in a real (headless) Chromium, run cell by cell from the UI.
+
+What a learner does: ``make lab``, open a notebook, Run > Run All Cells. The test starts
+JupyterLab the way ``make lab`` does (on copies in a temporary folder, a token, 127.0.0.1 only),
+drives Debian's chromium through Playwright, and fails on a page that does not render (fewer cells
+on screen than in the file), a cell that never finishes, any error output (read back from the
+saved notebook), or any request off 127.0.0.1. New notebooks are covered as they arrive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from test_openapi_docs import CHROMIUM  # noqa: I001 (the tests folder is on sys.path)
+
+from hooklab.lab.launcher import jupyter_command, make_copies, wait_until_up
+from hooklab.lab.notebook_tools import series
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM) and not os.environ.get("HOOKLAB_REQUIRE_BROWSER"),
+        reason="needs Debian's chromium (.ci/run installs it, and there a missing browser fails)",
+    ),
+]
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_TIMEOUT_S = 240
+#: JupyterLab's own calls home (news, update checks) are off: the series makes no request off the machine.
+QUIET = ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    for copy in make_copies(root):  # as a learner gets them, then cleared: what is saved later ran here
+        nb = json.loads((root / copy).read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"], cell["execution_count"] = [], None
+        (root / copy).write_text(json.dumps(nb))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
+    log = open(root / ".jupyterlab.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(jupyter_command(port, root, token, QUIET), stdout=log, stderr=log, env=env)
+    try:
+        wait_until_up(port, token, proc)
+        yield f"http://127.0.0.1:{port}", token, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _saved_outputs(base: str, token: str, name: str) -> list[dict]:
+    model = httpx.get(f"{base}/api/contents/{name}?token={token}", timeout=30).json()
+    return [c for c in model["content"]["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", series(NOTEBOOKS), ids=lambda p: p.name)
+def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
+    base, token, root = jupyterlab
+    name = path.name
+    code_cells = sum(c["cell_type"] == "code" for c in json.loads((root / name).read_text())["cells"])
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    off_machine: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith("http://127.0.0.1:") else off_machine.append(r.url))
+    try:
+        # a workspace of its own, reset: only this notebook is open (JupyterLab restores open tabs)
+        page.goto(f"{base}/lab/workspaces/{path.stem}/tree/{name}?reset&token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=60_000)
+        with contextlib.suppress(Exception):  # a fresh session may ask for a kernel: the notebook's own
+            page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True).click(timeout=3_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        assert page.locator(".jp-NotebookPanel:visible .jp-CodeCell").count() == code_cells, (
+            "the page did not render every cell"
+        )
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        deadline = time.monotonic() + NOTEBOOK_TIMEOUT_S
+        prompts = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputPrompt")
+        while True:
+            texts = prompts.all_inner_texts()
+            done = all(t.strip() not in ("[*]:", "[ ]:") for t in texts)
+            if done and page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+                break
+            assert time.monotonic() < deadline, (
+                f"{name}: cells still running after {NOTEBOOK_TIMEOUT_S} s: {texts}"
+            )
+            time.sleep(0.5)
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(1_500)
+    finally:
+        page.close()
+    cells = _saved_outputs(base, token, name)
+    errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(cells) for o in c["outputs"]
+              if o["output_type"] == "error"]  # fmt: skip
+    assert errors == [], f"{name}: error outputs {errors}"
+    assert all(c["execution_count"] for c in cells), f"{name}: a cell did not run (or the save did not land)"
+    assert sum(bool(c["outputs"]) for c in cells) > len(cells) // 2, f"{name}: most cells show nothing"
+    assert off_machine == [], f"{name}: requests off this machine: {off_machine}"
