@@ -76,7 +76,7 @@ def test_demo_json_cli_shows_webhook_faster_at_interval_1():
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     result = json.loads(out.stdout)
-    keys = {"requests", "empty_responses", "changes", "detected", "latency_mean_s", "latency_p50_s",
+    keys = {"requests", "empty_responses", "changes", "detected", "superseded", "latency_mean_s", "latency_p50_s",
             "latency_p95_s", "latency_max_s"}  # fmt: skip
     assert set(result) == {"poll", "webhook"}
     assert keys <= set(result["poll"]) and keys <= set(result["webhook"])

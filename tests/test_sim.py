@@ -287,3 +287,19 @@ def test_live_and_simulated_agree():
         key = ["payment_id", "version"]
         lc, sc = live.latencies.sort_values(key), sim.latencies.sort_values(key)
         assert list(lc["payment_id"]) == list(sc["payment_id"]) and list(lc["status"]) == list(sc["status"])
+
+
+def test_a_change_superseded_before_a_looked_is_detected_but_not_seen_as_it_was():
+    from hooklab.core.provider import Change
+    from hooklab.core.shop import Observation
+
+    changes = [Change("p", 2, "processing", 1.0, "e1"), Change("p", 3, "pending", 2.0, "e2"),
+               Change("p", 4, "processing", 5.0, "e3")]  # fmt: skip
+    observations = [
+        Observation("p", 3, "pending", 3.0, "poll"),
+        Observation("p", 4, "processing", 6.0, "poll"),
+    ]
+    frame = change_latencies(changes, observations)
+    assert frame["detected"].tolist() == [True, True, True]
+    assert frame["superseded"].tolist() == [True, False, False]  # version 2 was never seen as it was
+    assert frame["learned_at"].tolist() == [3.0, 3.0, 6.0]

@@ -25,6 +25,7 @@ LATENCY_COLUMNS = (
     "learned_at",
     "latency_s",
     "detected",
+    "superseded",
 )
 #: Keys every summary has, live (``hooklab demo``) or simulated (``hooklab simulate``).
 SUMMARY_KEYS = (
@@ -32,6 +33,7 @@ SUMMARY_KEYS = (
     "empty_responses",
     "changes",
     "detected",
+    "superseded",
     "latency_mean_s",
     "latency_p50_s",
     "latency_p95_s",
@@ -45,12 +47,16 @@ MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "we
 def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:
     """One row per change: when B made it, when A first knew that version *or a later one*.
 
-    A change superseded before A looked (two changes between polls) counts as learned when A
-    learned the newer version: A then knows the payment moved past it.
+    ``detected``: A came to know of the change, as it was or because it saw a later version.
+    ``superseded``: detected, but A never saw this version itself: the payment changed again before
+    A looked (two changes between polls), so A knows it moved past this state, not that it was in
+    it. Latency counts from the change to the first time A knew that version or a later one.
     """
     learned: dict[str, list[tuple[int, float]]] = {}
+    seen_exactly: set[tuple[str, int]] = set()
     for obs in observations:
         learned.setdefault(obs.payment_id, []).append((obs.version, obs.learned_at))
+        seen_exactly.add((obs.payment_id, obs.version))
     # per payment: for each version v, the earliest time A knew a version >= v
     earliest: dict[str, tuple[list[int], list[float]]] = {}
     for pid, seen in learned.items():
@@ -77,6 +83,7 @@ def change_latencies(changes: Iterable[Change], observations: Iterable[Observati
                 at,
                 at - ch.changed_at,
                 not math.isnan(at),
+                not math.isnan(at) and (ch.payment_id, ch.version) not in seen_exactly,
             )
         )
     return pd.DataFrame(rows, columns=list(LATENCY_COLUMNS))
@@ -106,6 +113,7 @@ def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dic
         "empty_responses": len(sent) - with_news,
         "changes": len(latencies),
         "detected": int(detected.size),
+        "superseded": int(latencies["superseded"].astype(bool).sum()),
         "latency_mean_s": _round(detected.mean()) if has else None,
         "latency_p50_s": _round(np.percentile(detected, 50)) if has else None,
         "latency_p95_s": _round(np.percentile(detected, 95)) if has else None,
