@@ -122,7 +122,9 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
     and ``wait_s`` (the mean delay A can accept). Polling must then ask every ``T = 2 * wait_s``
     (mean wait T/2): ``N * 3600 / T`` requests per hour; webhooks send one per change,
     ``N * changes_per_hour``. ``cheaper`` names the side with fewer requests;
-    ``poll_within_github_limit`` says whether polling fits 5,000 requests/hour.
+    ``poll_within_github_limit`` says whether polling fits 5,000 requests/hour. A scenario may say
+    ``every_transition`` (A must see each state, not only the latest): polling sees only what is
+    there when it asks, so ``pick`` is then ``webhook`` whatever ``cheaper`` says.
     """
     rows = []
     for sc in scenarios:
@@ -139,6 +141,8 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
                 "poll_requests_per_hour": poll,
                 "webhook_requests_per_hour": push,
                 "cheaper": "poll" if poll < push else "webhook",
+                "every_transition": bool(sc.get("every_transition", False)),
+                "pick": "webhook" if sc.get("every_transition") else ("poll" if poll < push else "webhook"),
                 "poll_within_github_limit": poll <= GITHUB_RATE_LIMIT_PER_HOUR,
             }
         )
