@@ -50,12 +50,12 @@ lab-reset: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pylib tests benchmarks notebooks
-	$(BIN)/ruff format --check pylib tests benchmarks
+	$(BIN)/ruff format --check pylib tests benchmarks notebooks
 	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix pylib tests benchmarks notebooks
-	$(BIN)/ruff format pylib tests benchmarks
+	$(BIN)/ruff format pylib tests benchmarks notebooks
 
 # two workers (this machine has 2 cores); --dist loadfile keeps each notebook's cells in one kernel
 test: $(STAMP) lint
