@@ -34,8 +34,6 @@ pytestmark = [
 ]
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_TIMEOUT_S = 240
-#: JupyterLab's own calls home (news, update checks) are off: the series makes no request off the machine.
-QUIET = ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
@@ -58,7 +56,7 @@ def jupyterlab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
     log = open(root / ".jupyterlab.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(jupyter_command(port, root, token, QUIET), stdout=log, stderr=log, env=env)
+    proc = subprocess.Popen(jupyter_command(port, root, token, []), stdout=log, stderr=log, env=env)
     try:
         wait_until_up(port, token, proc)
         yield f"http://127.0.0.1:{port}", token, root

@@ -72,13 +72,18 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+#: JupyterLab's own calls home (its news feed, update checks) are off: the series makes no request
+#: off this machine.
+QUIET = ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
+
 def jupyter_command(port: int, root: Path, token: str, extra: list[str]) -> list[str]:
     """JupyterLab on 127.0.0.1:``port`` only (no silent move to the next port), serving ``root``."""
     allow_root = ["--allow-root"] if hasattr(os, "getuid") and os.getuid() == 0 else []
     return [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={token}", *allow_root, *extra,
+        f"--IdentityProvider.token={token}", *QUIET, *allow_root, *extra,
     ]  # fmt: skip
 
 
