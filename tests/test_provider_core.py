@@ -95,11 +95,17 @@ def test_deliveries_are_signed_retried_and_given_up():
     assert d.state == "failed" and d.attempt == 3 and b.next_wakeup() is None
 
 
-def test_a_2xx_delivers():
+def one_delivery_in_flight():
+    """A provider with one endpoint, one change, and its delivery taken (in flight)."""
     clock, b = make()
-    b.register_endpoint("http://localhost:9/hook")
+    b.register_endpoint("http://127.0.0.1:9/hook")
     b.update_status(b.create_payment(500, "usd", clock.now())["id"], "failed", clock.now())
     (d,) = b.deliveries_due(clock.now())
+    return clock, b, d
+
+
+def test_a_2xx_delivers():
+    clock, b, d = one_delivery_in_flight()
     b.delivery_finished(d, 204, clock.now())
     assert d.state == "delivered" and d.delivered_at == clock.now()
 
@@ -123,10 +129,7 @@ def test_unknown_payment_is_a_404_that_says_what_to_do():
 
 
 def test_a_finished_delivery_reported_again_raises_instead_of_counting_an_attempt():
-    clock, b = make()
-    b.register_endpoint("http://127.0.0.1:9/hook")
-    b.update_status(b.create_payment(500, "usd", clock.now())["id"], "failed", clock.now())
-    (d,) = b.deliveries_due(clock.now())
+    clock, b, d = one_delivery_in_flight()
     b.delivery_finished(d, 200, clock.now())
     with pytest.raises(IllegalTransition, match="delivered"):
         b.delivery_finished(d, 500, clock.now())

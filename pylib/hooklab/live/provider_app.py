@@ -94,30 +94,19 @@ class ProviderService:
         self._add_routes()
 
     def _add_routes(self) -> None:
-        route = self.app.add_api_route
-        route(
-            PAYMENTS_PATH,
-            self.create_payment,
-            methods=["POST"],
-            status_code=201,
-            responses=documented(201, Payment),
-        )
-        route(PAYMENT_PATH, self.get_payment, methods=["GET"], responses=documented(200, Payment))
-        route(
-            WEBHOOK_ENDPOINTS_PATH,
-            self.register_endpoint,
-            methods=["POST"],
-            status_code=201,
-            responses=documented(201, Endpoint),
-        )
-        route(
-            WEBHOOK_ENDPOINTS_PATH,
-            self.list_endpoints,
-            methods=["GET"],
-            responses=documented(200, EndpointList),
-        )
-        route(EVENTS_PATH, self.list_events, methods=["GET"], responses=documented(200, EventList))
-        route(HEALTH_PATH, self.health, methods=["GET"], responses=documented(200, Health))  # fmt: skip
+        # (path, handler, method, success status, success body): one line per route
+        routes = [
+            (PAYMENTS_PATH, self.create_payment, "POST", 201, Payment),
+            (PAYMENT_PATH, self.get_payment, "GET", 200, Payment),
+            (WEBHOOK_ENDPOINTS_PATH, self.register_endpoint, "POST", 201, Endpoint),
+            (WEBHOOK_ENDPOINTS_PATH, self.list_endpoints, "GET", 200, EndpointList),
+            (EVENTS_PATH, self.list_events, "GET", 200, EventList),
+            (HEALTH_PATH, self.health, "GET", 200, Health),
+        ]
+        for path, handler, method, status, model in routes:
+            self.app.add_api_route(
+                path, handler, methods=[method], status_code=status, responses=documented(status, model)
+            )
 
     # --- routes ---------------------------------------------------------------------------
     async def create_payment(self, request: Request, body: PaymentRequest) -> dict:
