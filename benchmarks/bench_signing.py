@@ -5,12 +5,12 @@ passes):
 
   (a) bare:  hmac.new(key, b"<t>." + body, sha256).hexdigest() + hmac.compare_digest -- the
       cryptographic floor, with no header parsing and no checks;
-  (b) hooklab.signing.verify_stripe;
+  (b) hooklab.core.signing.verify_stripe;
   (c) stripe.WebhookSignature.verify_header (stripe's official library);
-  (d) hooklab.signing.verify_standard;
+  (d) hooklab.core.signing.verify_standard;
   (e) standardwebhooks.Webhook(secret).verify(body, headers) -- the reference library as its README
       uses it; (e') the same with a Webhook built once and json_parse=False, its fastest form;
-  (f) hooklab.signing.verify_github (no reference library; compare with (a)).
+  (f) hooklab.core.signing.verify_github (no reference library; compare with (a)).
 
 Rows are timed with timeit in interleaved rounds (a round times every row once), and the best
 round counts, so drift in CPU frequency hits every row alike. Runs in a few seconds.

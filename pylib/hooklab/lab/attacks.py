@@ -176,7 +176,7 @@ def run_attacks(
 def replay_window(shop: Shop, request: CapturedRequest, secret: str, deltas_s: Iterable[int]) -> pd.DataFrame:
     """Replay ``request`` into A's core ``shop`` at ``signed_at + delta`` for each delta, in order.
 
-    One row each: the delta, what :func:`~hooklab.signing.verify_stripe` alone says with the
+    One row each: the delta, what :func:`~hooklab.core.signing.verify_stripe` alone says with the
     shop's tolerance, and what A answers (status and :func:`outcome`), which adds de-duplication.
     Time moves through the ``now=`` argument; nothing sleeps.
     """

@@ -39,7 +39,7 @@ def webhook_pair(
     settlement: SettlementModel = DEMO_SETTLEMENT,
     retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
 ) -> Iterator[WebhookPair]:
-    """:func:`hooklab.pair.webhook_pair` with the demos' quick, never-failing settlement."""
+    """:func:`hooklab.lab.pair.webhook_pair` with the demos' quick, never-failing settlement."""
     with pair.webhook_pair(seed=seed, settlement=settlement, retry_schedule=retry_schedule) as live:
         yield live
 

@@ -72,7 +72,7 @@ def theory_check(run) -> pd.DataFrame:
 
 def first_lanes(run, n: int = 4, until_s: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The requests and changes of a run's first ``n`` records (by id order of first change),
-    up to ``until_s``: few enough lanes for :func:`hooklab.plotting.timeline` to stay readable.
+    up to ``until_s``: few enough lanes for :func:`hooklab.lab.plotting.timeline` to stay readable.
     """
     requests, latencies = run.requests, run.latencies
     if until_s is not None:
@@ -150,7 +150,7 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
 
 
 def point(run) -> pd.Series:
-    """One simulated run as a point for :func:`hooklab.plots_tradeoff.frontier`: its summary
+    """One simulated run as a point for :func:`hooklab.lab.plots_tradeoff.frontier`: its summary
     plus ``requests_per_hour`` over the measured window.
     """
     out = pd.Series(run.summary, dtype=object)

@@ -4,7 +4,7 @@ A webhook receiver that forgets on a crash is a receiver that double-processes (
 processed event ids is gone) or cannot verify (its signing secret is gone). :class:`SqliteStore`
 keeps payments, processed event ids and signing secrets in a real SQLite database, and
 :meth:`SqliteStore.transaction` makes "mark the event processed" and "apply its payment" one atomic
-step. The core (:class:`hooklab.shop.Shop`) sees plain mapping and set interfaces, so the
+step. The core (:class:`hooklab.core.shop.Shop`) sees plain mapping and set interfaces, so the
 simulation keeps using fast in-memory dicts.
 """
 
@@ -83,7 +83,7 @@ class SqliteStore:
     """Payments, processed event ids and webhook secrets in the SQLite file at ``path``.
 
     Opening the same file again (after a crash, a deploy) gives back everything committed. One
-    connection, shared by the threads of one :class:`~hooklab.shop_app.ShopService` under a lock.
+    connection, shared by the threads of one :class:`~hooklab.live.shop_app.ShopService` under a lock.
     """
 
     def __init__(self, path: str | Path) -> None:

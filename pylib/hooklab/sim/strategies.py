@@ -51,7 +51,7 @@ class Strategy:
 
 class Poll(Strategy):
     """A polls each record every ``interval_s`` seconds, from when it created it (``GET
-    /payments/{id}``), through :class:`~hooklab.shop.PollSchedule` and ``Shop.apply``, exactly as
+    /payments/{id}``), through :class:`~hooklab.core.shop.PollSchedule` and ``Shop.apply``, exactly as
     the live poller does. With ``until_final`` it stops polling a payment once it is final;
     otherwise it polls for as long as the run lasts. The next poll of a record is planned when
     the answer to the last is back (one request per record in flight, like the live poller).

@@ -240,7 +240,7 @@ class DailyCycle(ChangeWorkload):
 class Settlement(Workload):
     """What the live runs do: A creates ``records`` payments one after the other (each as soon
     as the previous answer is back, plus ``gap_s``) and B settles each once, after a delay drawn
-    by its :class:`~hooklab.provider.SettlementModel`. With the same seed the amounts, ids and
+    by its :class:`~hooklab.core.provider.SettlementModel`. With the same seed the amounts, ids and
     settlement times equal those of :func:`hooklab.live.run_live`. Finite: the run ends when A
     knows every outcome.
     """
