@@ -14,7 +14,7 @@ LAB_ARGS ?=
 help:
 	@echo "make lab         set up (if needed), then JupyterLab on your own copies ($(LEARNER_DIR)/); prints the URL to open"
 	@echo "make lab-reset   fresh copies of the notebooks (NB=01-api-polling.ipynb for one); old ones kept in $(LEARNER_DIR)/.backup"
-	@echo "make test        set up (if needed) and run lint, unit/e2e tests and nbval over every notebook"
+	@echo "make test        set up (if needed), then lint, unit/e2e tests, nbval over every notebook, browser tests"
 	@echo "make notebooks   re-execute every notebook in place so stored outputs are current"
 	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
 	@echo "make benchmarks  print measured performance figures"
