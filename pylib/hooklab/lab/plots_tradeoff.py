@@ -103,9 +103,10 @@ def frontier(
     # labels alternate above and below their points, so neighbours (2400 s and 3600 s) never overlap
     ordered = poll.sort_values("interval_s").reset_index(drop=True)
     for i, row in ordered.iterrows():
+        above = i % 2 == 0  # below: to the left, where the falling curve leaves room
         ax.annotate(f"T={row['interval_s']:g}s", (row["requests_per_hour"], row["latency_mean_s"]),
-                    textcoords="offset points", xytext=(6, 4) if i % 2 == 0 else (6, -11), fontsize=8,
-                    color=COLORS["poll"])  # fmt: skip
+                    textcoords="offset points", xytext=(6, 4) if above else (-6, -12),
+                    ha="left" if above else "right", fontsize=8, color=COLORS["poll"])  # fmt: skip
     ax.plot([webhook["requests_per_hour"]], [webhook["latency_mean_s"]], linestyle="none", markersize=9,
             label="webhook", **_HOOK)  # fmt: skip
     if hybrid is not None:
