@@ -99,9 +99,12 @@ def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
         with contextlib.suppress(Exception):  # a fresh session may ask for a kernel: the notebook's own
             page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True).click(timeout=3_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        assert page.locator(".jp-NotebookPanel:visible .jp-CodeCell").count() == code_cells, (
-            "the page did not render every cell"
-        )
+        # JupyterLab renders a long notebook's cells progressively (windowing "defer"): wait for all
+        cells_shown = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
+        deadline = time.monotonic() + 60
+        while cells_shown.count() < code_cells and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert cells_shown.count() == code_cells, "the page did not render every cell"
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         deadline = time.monotonic() + NOTEBOOK_TIMEOUT_S
