@@ -119,7 +119,11 @@ def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
             )
             time.sleep(0.5)
         page.keyboard.press("Control+s")
-        page.wait_for_timeout(1_500)
+        deadline = time.monotonic() + 30  # until the save has landed: every cell then has its count
+        while not all(c["execution_count"] for c in _saved_outputs(base, token, name)):
+            if time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(500)
     finally:
         page.close()
     cells = _saved_outputs(base, token, name)
