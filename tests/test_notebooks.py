@@ -134,6 +134,9 @@ def test_exercises_come_unanswered_with_a_guiding_check_and_a_collapsed_solution
     assert hidden and len(hidden) == len(checks), "each exercise needs one self-check and one worked solution"
     for solution in hidden:
         assert "lab.solved(" in solution.source, "a worked solution proves itself with lab.solved"
+        # collapsed, its first line and its output hidden too: neither may give the answer away
+        assert solution.metadata["jupyter"].get("outputs_hidden") is True
+        assert solution.source.startswith("# Worked solution: open it after your own attempt")
     for check in checks:  # the stored notebook was run unanswered: every check says so
         assert "Not answered yet" in "".join(_text_of(o) for o in check.outputs), check.source[:80]
     answers = [c for c in cells if c not in hidden and c not in checks]
