@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hooklab.core.clock import Clock
 from hooklab.core.contract import MAX_BODY_BYTES, SENDER_HEADER
 from hooklab.core.errors import ApiError
+from hooklab.live.models import ErrorBody
 from hooklab.measure.requestlog import RequestLog
 
 
@@ -254,8 +255,6 @@ ERROR_MEANINGS = {
 
 def documented(success: int, model: type, *errors: int) -> dict:
     """``responses=`` for a route: its success body, and the JSON error every failure gives."""
-    from hooklab.live.models import ErrorBody
-
     out: dict = {success: {"model": model, "description": model.__doc__ or "success"}}
     for status in (400, 404, 405, 413, 415, 422, *errors):
         out[status] = {"model": ErrorBody, "description": ERROR_MEANINGS[status]}
