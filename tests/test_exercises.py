@@ -39,3 +39,10 @@ def test_a_worked_solution_fails_unless_it_is_right(capsys):
         solved(41, verify, right="ok")
     with pytest.raises(AssertionError, match="placeholder"):
         solved(None, verify, right="ok")
+
+
+def test_several_answers_still_unanswered_are_a_placeholder(capsys):
+    self_check((None, None), verify, right="x")
+    assert capsys.readouterr().out.strip() == NOT_ANSWERED
+    self_check((None, 3), lambda a: "make both", right="x")  # half answered: checked, and told
+    assert capsys.readouterr().out.startswith("Not yet: make both")

@@ -82,7 +82,7 @@ def first_attempt_after(
 ) -> int | None:
     """Which attempt (1 = the first) reaches A if A is down for ``down_s`` s from the change on.
 
-    ``None`` if B gives up first: the event is lost unless A reconciles (05 · Reliability, planned).
+    ``None`` if B gives up first: the event is lost unless A reconciles.
     """
     for number, at in enumerate(attempt_times(retry_schedule), start=1):
         if at >= down_s:

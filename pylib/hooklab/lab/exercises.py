@@ -18,7 +18,10 @@ NOT_ANSWERED = (
 
 
 def is_placeholder(answer: object) -> bool:
-    """``None`` or ``...``: what an answer cell holds before the learner writes anything."""
+    """``None`` or ``...``, or a tuple of them (an exercise with several answers): what the answer
+    cells hold before the learner writes anything."""
+    if isinstance(answer, tuple):
+        return all(map(is_placeholder, answer))
     return answer is None or answer is Ellipsis
 
 
