@@ -105,12 +105,19 @@ def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dic
     of_kind = requests[requests["kind"].isin(MODE_KINDS[mode])]
     sent = of_kind[of_kind["direction"] == "out"]
     with_news = int((of_kind["news"] == True).sum())  # noqa: E712 (nullable boolean column)
+    return figures(len(sent), with_news, latencies)
+
+
+def figures(sent: int, with_news: int, latencies: pd.DataFrame) -> dict:
+    """The summary from its parts: requests sent, how many of them brought news, the latency rows.
+    (:func:`summarize` takes them from a request log; the simulation counts them on its columns.)
+    """
     # .astype(bool): an empty frame's column is of dtype object, and indexing with it would select columns
     detected = latencies.loc[latencies["detected"].astype(bool), "latency_s"].to_numpy(dtype=float)
     has = detected.size > 0
     return {
-        "requests": len(sent),
-        "empty_responses": len(sent) - with_news,
+        "requests": sent,
+        "empty_responses": sent - with_news,
         "changes": len(latencies),
         "detected": int(detected.size),
         "superseded": int(latencies["superseded"].astype(bool).sum()),

@@ -102,14 +102,15 @@ class Network:
             raise ValueError(f"failure_prob must be in [0, 1], got {self.failure_prob}")
 
 
-def draw_stream(draw, rng: np.random.Generator):
-    """An endless stream of draws, made ``_CHUNK`` at a time: call the result for the next one.
+def draw_stream(draw, rng: np.random.Generator, chunk: int = _CHUNK):
+    """An endless stream of draws, made ``chunk`` at a time: call the result for the next one.
 
-    (A list iterator chained over chunks: the per-draw cost is one C-level ``next``.)
+    (A list iterator chained over chunks: the per-draw cost is one C-level ``next``.) The chunk
+    size changes the cost, never the values: the n-th call returns ``draw(rng, N)[n - 1]``.
     """
 
     def chunks():
         while True:
-            yield draw(rng, _CHUNK).tolist()
+            yield draw(rng, chunk).tolist()
 
     return itertools.chain.from_iterable(chunks()).__next__

@@ -14,6 +14,7 @@ is finite: the window is the whole run, until A knows every outcome.
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -21,19 +22,23 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
-from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, summarize
+from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, figures
+from hooklab.sim import vector
 from hooklab.sim.choices import MODES, WORKLOADS
 from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
 from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
-from hooklab.sim.world import Sim
+from hooklab.sim.world import ROW_KINDS, Sim, request_frame
+
+#: The engines :func:`simulate` can use (``auto``: the vector engine wherever it applies).
+ENGINES = ("auto", "events", "vector")
 
 #: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
 SIM_SUMMARY_KEYS = (*SUMMARY_KEYS, "empty_fraction", "provider_rps", "bytes", "retries")
@@ -48,21 +53,33 @@ SWEEP_INTERVALS = tuple(float(x) for x in np.round(np.geomspace(5, 600, 20), 2))
 class SimRun:
     """The outcome of one simulated run; frames shaped like :class:`~hooklab.live.LiveRun`'s.
 
-    ``requests``: one ``out`` row per request sent in the window (standard request-log columns).
+    ``requests``: one ``out`` row per request sent in the window (standard request-log columns),
+    made when first read (a sweep reads only summaries, and a million-row frame costs a second).
     ``latencies``: one row per change made in the window (see ``measure.change_latencies``).
     ``sim``: the engine with both cores, to look inside (``run.sim.provider``, ``run.sim.shop``).
     """
 
     mode: str
-    requests: pd.DataFrame
     latencies: pd.DataFrame
     summary: dict
     params: dict
-    sim: Sim
+    sim: Sim | None
+    #: Which engine computed it: ``"events"`` (the cores, callback by callback) or ``"vector"``
+    #: (the same arithmetic in numpy, :mod:`hooklab.sim.vector`; it keeps no cores: ``sim`` is None).
+    engine: str = "events"
+    columns: dict = field(default_factory=dict, repr=False)
+    window: tuple[float, float] = (0.0, math.inf)
+
+    @functools.cached_property
+    def requests(self) -> pd.DataFrame:
+        return request_frame(self.columns, *self.window)[0]
 
     @property
     def consistent(self) -> bool:
         """A's view of every payment equals B's (expected after a finite workload)."""
+        if self.sim is None:
+            raise ValueError("this run was computed by the vector engine, which keeps no cores: "
+                             "simulate(..., engine='events') to look inside")  # fmt: skip
         return self.sim.shop.snapshot() == self.sim.provider.snapshot()
 
 
@@ -116,6 +133,7 @@ def simulate(
     retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
     settlement: SettlementModel | None = None,
     reconcile_s: float = 600.0,
+    engine: str = "auto",
 ) -> SimRun:
     """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
 
@@ -128,7 +146,12 @@ def simulate(
     per ``settlement``; runs until A knows all, ``duration_s`` ignored), or a Workload object.
     ``network``: delays and webhook failure; or just ``delay_s`` (median one-way delay, lognormal)
     and ``failure_prob``. Same arguments, same result, to the byte.
+    ``engine``: ``"auto"`` (the vector engine where it applies, else the events), ``"events"`` or
+    ``"vector"`` (an error where it does not apply). Both give the same result
+    (:mod:`hooklab.sim.vector` says why both exist); ``run.engine`` says which ran.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if records < 0:
         raise ValueError(f"records must be >= 0, got {records}")
     if network is None:
@@ -145,6 +168,26 @@ def simulate(
     # creates are done (one round trip after the last is sent) before the window opens
     lead = 0.0 if finite else spread + 2 * network.delay.high_s
     drain = strategy.horizon_s(sim)
+    span = math.inf if finite else duration_s + 4 * network.delay.high_s
+    if engine != "events":
+        why = (
+            vector.unsupported(mode, work, network.failure_prob, records)
+            if isinstance(mode, str)
+            else "a Strategy object (the vector engine knows the modes by name)"
+        )
+        if why is not None and engine == "vector":
+            raise ValueError(f"the vector engine cannot run this: {why}")
+        if why is None:
+            got = vector.run(
+                sim, strategy, work, records, vector.Window(spread, lead, span, duration_s, drain)
+            )
+            if got is not None:
+                columns, latencies, start, end = got
+                return _finish(strategy, work, records, seed, columns, latencies, start, end,
+                               float(duration_s), None, "vector")  # fmt: skip
+            if engine == "vector":
+                raise ValueError("the vector engine cannot run this: a poll's answer came after the "
+                                 "record's next poll was due (an interval shorter than the network)")  # fmt: skip
     window: dict[str, float] = {}
 
     def ready() -> None:
@@ -152,7 +195,6 @@ def simulate(
         window["start"] = t0 + lead
         # changes after the window cannot change what a request sent in it found (but for one
         # network delay), nor when A learned a change made in it: the drain needs none
-        span = math.inf if finite else duration_s + 4 * network.delay.high_s
         work.install(sim, records, t0=t0, spread_s=spread, lead_s=lead, span_s=span)
 
     strategy.start(sim, ready)
@@ -165,16 +207,37 @@ def simulate(
     else:
         sim.run(until=start + duration_s + drain)
         end, length = start + duration_s, float(duration_s)
-
-    requests, attempts = sim.request_frame(start, end)
     with gc_paused():
         latencies = change_latencies(sim.provider.changes, sim.shop.observations)
+    return _finish(strategy, work, records, seed, sim.request_columns(), latencies, start, end, length, sim,
+                   "events")  # fmt: skip
+
+
+def _finish(strategy, work, records, seed, columns, latencies, start, end, length, sim, engine) -> SimRun:
+    """The measured window's figures and parameters, whichever engine ran (the request frame is
+    made later, if it is read)."""
     latencies = latencies[(latencies["changed_at"] >= start) & (latencies["changed_at"] < end)]
     latencies = latencies.reset_index(drop=True)
     latencies["changed_at"] -= start
     latencies["learned_at"] -= start
-    summary = summarize(requests, latencies, strategy.mode)
-    summary.update(_extras(requests, attempts, summary, length, strategy.mode))
+    mode = strategy.mode
+    time = columns["time"]
+    window = (time >= start) & (time < end)
+    which = columns["which"][window]
+    # counted on the columns with small integers (each row's ROW_KINDS index), not on a frame's text
+    counted = np.array([kind in MODE_KINDS[mode] for _, _, kind, _ in ROW_KINDS])[which]
+    to_b = np.array([receiver == "B" for _, receiver, _, _ in ROW_KINDS])[which]
+    webhook = np.array([kind == "webhook" for _, _, kind, _ in ROW_KINDS])[which]
+    n = int(counted.sum())
+    summary = figures(n, int((columns["news"][window][counted] > 0).sum()), latencies)
+    summary.update(
+        {
+            "empty_fraction": round(summary["empty_responses"] / n, 6) if n else None,
+            "provider_rps": round(int(to_b.sum()) / length, 6) if length > 0 else None,
+            "bytes": int(columns["bytes"][window][counted].sum()),
+            "retries": int(((columns["attempt"][window] > 1) & webhook).sum()),
+        }
+    )
     params = {
         **strategy.describe(),
         "workload": type(work).__name__,
@@ -183,20 +246,7 @@ def simulate(
         "duration_s": length,
         "seed": seed,
     }
-    return SimRun(strategy.mode, requests, latencies, summary, params, sim)
-
-
-def _extras(requests: pd.DataFrame, attempts: np.ndarray, summary: dict, length: float, mode: str) -> dict:
-    n = summary["requests"]
-    kinds = MODE_KINDS[mode]
-    counted = requests["kind"].isin(kinds).to_numpy()
-    served_by_b = int((requests["receiver"] == "B").sum())
-    return {
-        "empty_fraction": round(summary["empty_responses"] / n, 6) if n else None,
-        "provider_rps": round(served_by_b / length, 6) if length > 0 else None,
-        "bytes": int(requests["bytes"].to_numpy()[counted].sum()),
-        "retries": int(((attempts > 1) & (requests["kind"] == "webhook").to_numpy()).sum()),
-    }
+    return SimRun(mode, latencies, summary, params, sim, engine, columns, (start, end))
 
 
 def theory_poll(interval_s: float, rate_per_s: float, records: int = 1) -> dict:

@@ -64,12 +64,15 @@ class Poll(Strategy):
         self.interval_s = self.schedule.interval_s
         self.until_final = until_final
         self._armed = math.inf
+        self._delays: dict[str, Callable[[], float]] = {}
 
     def start(self, sim: Sim, ready: Callable[[], None]) -> None:
         self.sim = sim
         ready()
 
     def watch(self, payment_id: str) -> None:
+        # the j-th record A watches has its own stream of delays (sim.world: where delays come from)
+        self._delays[payment_id] = self.sim.record_delays(len(self._delays))
         self.schedule.add(payment_id, self.sim.clock.t)
         self._arm()
 
@@ -88,21 +91,25 @@ class Poll(Strategy):
         sim = self.sim
         now = sim.clock.t
         due = self.schedule.due(now)
-        served, delay = self._served, sim.delay
+        served, delays = self._served, self._delays
         for payment_id in due[:-1]:
-            sim.at(now + delay(), served, (payment_id, now))
+            draw = delays[payment_id]
+            there = draw()
+            sim.at(now + there, served, (payment_id, now, draw()))
         self._arm()
         if due:  # the last poll goes out as this callback's follow-up (see Sim.run)
-            return now + delay(), served, (due[-1], now)
+            draw = delays[due[-1]]
+            there = draw()
+            return now + there, served, (due[-1], now, draw())
         return None
 
-    def _served(self, req: tuple[str, float]) -> tuple:
+    def _served(self, req: tuple[str, float, float]) -> tuple:
         sim = self.sim
         payment = sim.provider.get_payment(req[0])
-        return sim.clock.t + sim.delay(), self._answered, (req, payment, sim.payment_size(payment))
+        return sim.clock.t + req[2], self._answered, (req, payment, sim.payment_size(payment))
 
     def _answered(self, args: tuple) -> None:
-        (payment_id, sent), payment, size = args
+        (payment_id, sent, _), payment, size = args
         sim = self.sim
         now = sim.clock.t
         news = sim.shop.apply(payment, "poll", now)

@@ -12,6 +12,7 @@ comparisons between strategies are paired, change by change.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -26,31 +27,57 @@ CHANGE_STATUSES = ("processing", "requires_action", "pending")
 _CHUNK = 64
 
 
-def _forward(rng: np.random.Generator, rate: float, end: float) -> np.ndarray:
-    """Times in ``[0, end)`` of a Poisson process of ``rate``, drawn gap by gap."""
-    if rate <= 0 or end <= 0:
-        return np.empty(0)
-    parts, t = [], 0.0
-    while t < end:
-        times = t + np.cumsum(rng.exponential(1.0 / rate, _CHUNK))
-        parts.append(times)
-        t = times[-1]
-    times = np.concatenate(parts)
-    return times[times < end]
+class Arrivals:
+    """The times of a Poisson process of ``rate`` from 0 on, drawn gap by gap, ``_CHUNK`` gaps at
+    a time, as far as asked, and kept. With ``accept``, thinned: a time ``t`` is kept with
+    probability ``accept(t)`` (a process of rate ``rate * accept(t)``).
+
+    Asking for ``[0, end)`` gives the same times whatever was asked before: a sweep that runs the
+    same records twenty times draws each record's times once.
+    """
+
+    def __init__(self, rng: np.random.Generator, rate: float, accept=None) -> None:
+        self.rng, self.rate, self.accept = rng, rate, accept
+        self.times, self._t = np.empty(0), 0.0
+
+    def before(self, end: float) -> np.ndarray:
+        """The times in ``[0, end)``."""
+        if self.rate <= 0 or end <= 0:
+            return np.empty(0)
+        if self._t < end:
+            parts = [self.times]
+            while self._t < end:
+                times = self._t + np.cumsum(self.rng.exponential(1.0 / self.rate, _CHUNK))
+                self._t = times[-1]
+                if self.accept is not None:
+                    times = times[self.rng.random(_CHUNK) < self.accept(times)]
+                parts.append(times)
+            self.times = np.concatenate(parts)
+        return self.times[: np.searchsorted(self.times, end, side="left")]
+
+    @property
+    def reach(self) -> float:
+        """How far the times are drawn: :meth:`before` up to here draws nothing more."""
+        return math.inf if self.rate <= 0 else self._t
 
 
-def _thinned(rng: np.random.Generator, rate_max: float, end: float, accept) -> np.ndarray:
-    """Times in ``[0, end)`` of a Poisson process with rate ``rate_max * accept(t)`` (thinning)."""
-    if rate_max <= 0 or end <= 0:
-        return np.empty(0)
-    parts, t = [], 0.0
-    while t < end:
-        times = t + np.cumsum(rng.exponential(1.0 / rate_max, _CHUNK))
-        keep = rng.random(_CHUNK) < accept(times)
-        parts.append(times[keep])
-        t = times[-1]
-    times = np.concatenate(parts)
-    return times[times < end]
+@functools.lru_cache(maxsize=4)
+def _record_arrivals(workload: Workload, seed: int) -> dict[tuple, object]:
+    """Each record's change processes (record, direction) of one workload and seed, kept between
+    runs: runs that differ only in their strategy or interval read the same draws."""
+    return {}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A change workload's draws for one run: when each record is created (``offsets`` into the
+    warm-up) and for how much, and every change in time order (window ``times``, record ``index``).
+    """
+
+    offsets: np.ndarray
+    amounts: np.ndarray
+    times: np.ndarray
+    index: np.ndarray
 
 
 class Workload:
@@ -83,24 +110,53 @@ class ChangeWorkload(Workload):
         raise NotImplementedError
 
     def _per_record(
-        self, sim: Sim, records: int, lo: float, hi: float, draw
+        self, sim: Sim, records: int, lo: float, hi: float, arrivals
     ) -> tuple[np.ndarray, np.ndarray]:
-        times, index = [], []
-        for i in range(records):
-            fwd = draw(sim.rng(STREAM_WORKLOAD, 0, i, 0), 0.0, hi)
-            bwd = -draw(sim.rng(STREAM_WORKLOAD, 0, i, 1), 0.0, -lo)
-            times += [bwd, fwd]
-            index += [np.full(len(bwd) + len(fwd), i)]
-        if not times:
-            return np.empty(0), np.empty(0, dtype=np.int64)
+        """Each record's changes in window time ``[lo, hi)``: a process forward from 0 and one
+        backward from 0, ``arrivals(rng, sign)`` (+1 forward, -1 backward), from the record's streams."""
+        kept = _record_arrivals(self, sim.seed)
+        times, index = [np.empty(0)], [np.empty(0, dtype=np.int64)]
+        for direction, sign, end in ((1, -1, -lo), (0, 1, hi)):
+            if end <= 0:
+                continue
+            # every record's times so far, end to end: one cut serves all records while far enough
+            packed = kept.get(("packed", records, direction))
+            if packed is None or packed[2] < end:
+                streams = []
+                for i in range(records):
+                    stream = kept.get((i, direction))
+                    if stream is None:
+                        stream = kept[i, direction] = arrivals(
+                            sim.rng(STREAM_WORKLOAD, 0, i, direction), sign
+                        )
+                    stream.before(end)
+                    streams.append(stream)
+                counts = np.fromiter((len(st.times) for st in streams), np.int64, records)
+                reach = min((st.reach for st in streams), default=math.inf)
+                packed = kept["packed", records, direction] = (
+                    np.concatenate([st.times for st in streams] or [np.empty(0)]),
+                    np.repeat(np.arange(records), counts),
+                    reach,
+                )
+            keep = packed[0] < end
+            times.append(sign * packed[0][keep])
+            index.append(packed[1][keep])
         return np.concatenate(times), np.concatenate(index)
+
+    def plan(self, sim: Sim, records: int, *, spread_s: float, lead_s: float, span_s: float) -> Plan:
+        """What :meth:`install` will do, as arrays (the arithmetic engine reads the same plan)."""
+        offsets = sim.rng(STREAM_CREATE).random(records) * spread_s
+        amounts = sim.rng(STREAM_CREATE, 1).integers(100, 50_000, records)
+        times, index = self.change_times(sim, records, -lead_s, span_s)
+        order = np.lexsort((index, times))
+        return Plan(offsets, amounts, times[order], index[order])
 
     def install(
         self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
     ) -> None:
         start = t0 + lead_s
-        offsets = sim.rng(STREAM_CREATE).random(records) * spread_s
-        amounts = sim.rng(STREAM_CREATE, 1).integers(100, 50_000, records)
+        plan = self.plan(sim, records, spread_s=spread_s, lead_s=lead_s, span_s=span_s)
+        offsets, amounts = plan.offsets, plan.amounts
         ids: list[str | None] = [None] * records
 
         def created_at_b(i: int):
@@ -115,10 +171,8 @@ class ChangeWorkload(Workload):
                 lambda i: sim.create_payment(int(amounts[i]), at_b=created_at_b(i)),
                 i,
             )
-        times, index = self.change_times(sim, records, -lead_s, span_s)
-        order = np.lexsort((index, times))
-        times = (times[order] + start).tolist()
-        index = index[order].tolist()
+        times = (plan.times + start).tolist()
+        index = plan.index.tolist()
         counts = [0] * records
         n = len(times)
 
@@ -150,7 +204,7 @@ class Poisson(ChangeWorkload):
             raise ValueError(f"rate_per_s must be >= 0, got {self.rate_per_s}")
 
     def change_times(self, sim, records, lo, hi):
-        return self._per_record(sim, records, lo, hi, lambda rng, a, b: _forward(rng, self.rate_per_s, b))
+        return self._per_record(sim, records, lo, hi, lambda rng, sign: Arrivals(rng, self.rate_per_s))
 
 
 @dataclass(frozen=True)
@@ -179,11 +233,11 @@ class Bursts(ChangeWorkload):
 
     def change_times(self, sim, records, lo, hi):
         times, index = self._per_record(
-            sim, records, lo, hi, lambda rng, a, b: _forward(rng, self.base_rate_per_s, b)
+            sim, records, lo, hi, lambda rng, sign: Arrivals(rng, self.base_rate_per_s)
         )
         parts_t, parts_i = [times], [index]
         for direction, (a, b) in enumerate(((0.0, hi), (0.0, -lo))):
-            starts = _forward(sim.rng(STREAM_WORKLOAD, 1, direction), 1.0 / self.every_s, b - a)
+            starts = Arrivals(sim.rng(STREAM_WORKLOAD, 1, direction), 1.0 / self.every_s).before(b - a)
             for k, at in enumerate(starts):
                 rng = sim.rng(STREAM_WORKLOAD, 2, direction, k)
                 who = np.flatnonzero(rng.random(records) < self.share)
@@ -222,18 +276,10 @@ class DailyCycle(ChangeWorkload):
         if top == 0:
             return np.empty(0), np.empty(0, dtype=np.int64)
 
-        def draw(rng, a, b, sign):
-            return _thinned(rng, top, b, lambda t: self.rate_at(sign * t) / top)
+        def arrivals(rng, sign):
+            return Arrivals(rng, top, lambda t: self.rate_at(sign * t) / top)
 
-        times, index = [], []
-        for i in range(records):
-            fwd = draw(sim.rng(STREAM_WORKLOAD, 0, i, 0), 0.0, hi, 1)
-            bwd = -draw(sim.rng(STREAM_WORKLOAD, 0, i, 1), 0.0, -lo, -1)
-            times += [bwd, fwd]
-            index.append(np.full(len(bwd) + len(fwd), i))
-        if not times:
-            return np.empty(0), np.empty(0, dtype=np.int64)
-        return np.concatenate(times), np.concatenate(index)
+        return self._per_record(sim, records, lo, hi, arrivals)
 
 
 @dataclass(frozen=True)

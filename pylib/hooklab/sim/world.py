@@ -10,7 +10,16 @@ wall clock's.
 
 Strategies and workloads use the public methods only: :meth:`Sim.at`, :meth:`Sim.request`,
 :meth:`Sim.create_payment`, :meth:`Sim.register_webhook`, :meth:`Sim.change_status`,
-:meth:`Sim.record`, :meth:`Sim.delay` and the two cores. Requests are logged once, as the
+:meth:`Sim.record`, :meth:`Sim.delays`, :meth:`Sim.record_delays` and the two cores.
+
+Where the network's delays come from
+------------------------------------
+A request draws both of its one-way delays when it is sent, from a stream of its own kind
+(creates, registrations, webhook deliveries, feed pages: one stream each), and a record's polls
+draw from a stream of that record's own (:meth:`Sim.record_delays`). So the k-th create, the
+k-th delivery and record j's k-th poll get the same delays whatever else the run does, and the
+arithmetic engine (:mod:`hooklab.sim.vector`) can compute every delay without replaying the
+event order. Requests are logged once, as the
 sender's ``out`` row (what live runs log at the sender), with the round trip as ``duration_s``
 and whether A learned something as ``news``.
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -38,7 +48,10 @@ SIM_WEBHOOK_URL = "http://127.0.0.1:8001" + WEBHOOK_PATH
 
 # numpy seed-sequence stream numbers: each source of randomness has its own stream, so changing
 # one (say, the network) leaves the others (the workload's change times) exactly as they were
-STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD = 1, 2, 3, 4
+STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD, STREAM_RECORD_DELAY = 1, 2, 3, 4, 5
+#: Draws per numpy call for one record's poll delays (a record makes few polls; any value gives the
+#: same delays)
+RECORD_CHUNK = 64
 
 _INF = math.inf
 
@@ -61,6 +74,19 @@ def row_kind(sender: str, receiver: str, kind: str, method: str) -> int:
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def make_rng(seed: int, stream: int, *key: int) -> np.random.Generator:
+    """The generator of one source of randomness, fixed by ``seed``: ``numpy.random.default_rng([seed,
+    stream, *key])``, built without its argument checks (it is made once per record)."""
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence([seed & 0xFFFFFFFFFFFFFFFF, stream, *key]))
+    )
+
+
+def kind_key(kind: str) -> int:
+    """A request kind's delay stream number: stable across runs and processes (not ``hash``)."""
+    return zlib.crc32(kind.encode())
 
 
 def json_size(obj: object) -> int:
@@ -94,8 +120,7 @@ class Sim:
             seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True
         )
         self.shop = Shop()
-        #: The next one-way network delay, in seconds (a draw from ``network.delay``).
-        self.delay = draw_stream(self.network.delay.draw, self.rng(STREAM_DELAY))
+        self._delay_streams: dict[str, Callable[[], float]] = {}
         self._lost = draw_stream(lambda rng, n: rng.random(n), self.rng(STREAM_FAILURE))
         self._provider_armed = _INF
         # one tuple per request: (time sent, ROW_KINDS index, path, status or 0 for no answer,
@@ -107,7 +132,19 @@ class Sim:
 
     def rng(self, stream: int, *key: int) -> np.random.Generator:
         """An independent generator for one source of randomness, fixed by the seed."""
-        return np.random.default_rng([self.seed & 0xFFFFFFFFFFFFFFFF, stream, *key])
+        return make_rng(self.seed, stream, *key)
+
+    def delays(self, kind: str) -> tuple[float, float]:
+        """The two one-way delays (there, back) of the next request of ``kind``, in seconds."""
+        draw = self._delay_streams.get(kind)
+        if draw is None:
+            rng = self.rng(STREAM_DELAY, kind_key(kind))
+            draw = self._delay_streams[kind] = draw_stream(self.network.delay.draw, rng)
+        return draw(), draw()
+
+    def record_delays(self, j: int) -> Callable[[], float]:
+        """One-way delays of the ``j``-th record's polls, one per call (there, back, there, ...)."""
+        return draw_stream(self.network.delay.draw, self.rng(STREAM_RECORD_DELAY, j), RECORD_CHUNK)
 
     # --- A -> B requests --------------------------------------------------------------------
     def request(
@@ -126,16 +163,17 @@ class Sim:
         and the request is logged (time sent, round trip, bytes both ways, news).
         """
         t = self.clock.t
+        there, back = self.delays(kind)
         self.at(
-            t + self.delay(), self._served, (kind, method, path, serve, arg, on_answer, ctx, request_bytes, t)
+            t + there, self._served, (kind, method, path, serve, arg, on_answer, ctx, request_bytes, t, back)
         )
 
     def _served(self, req: tuple) -> tuple:
         status, payload, nbytes = req[3](req[4])
-        return self.clock.t + self.delay(), self._answered, (req, status, payload, nbytes)
+        return self.clock.t + req[9], self._answered, (req, status, payload, nbytes)
 
     def _answered(self, args: tuple) -> None:
-        (kind, method, path, _, _, on_answer, ctx, request_bytes, sent), status, payload, nbytes = args
+        (kind, method, path, _, _, on_answer, ctx, request_bytes, sent, _), status, payload, nbytes = args
         news = on_answer(status, payload, ctx)
         self.record(sent, row_kind("A", "B", kind, method), path, status, self.clock.t - sent,
                     request_bytes + nbytes, -1 if news is None else news, 0)  # fmt: skip
@@ -223,18 +261,19 @@ class Sim:
         url, headers, body = delivery.request(now)
         attempt = delivery.attempt + 1
         path = urlsplit(url).path
+        there, back = self.delays("webhook")
         if self._lost() < self.network.failure_prob:
             # no answer from A: B notices after a round trip (a refused or reset connection)
-            self.at(now + self.delay() + self.delay(), self._delivery_answered,
+            self.at(now + there + back, self._delivery_answered,
                     (delivery, None, now, len(body), None, attempt, path))  # fmt: skip
         else:
-            self.at(now + self.delay(), self._webhook_arrives, (delivery, headers, body, now, attempt, path))
+            self.at(now + there, self._webhook_arrives, (delivery, headers, body, now, attempt, path, back))
 
     def _webhook_arrives(self, args: tuple) -> tuple:
-        delivery, headers, body, sent, attempt, path = args
+        delivery, headers, body, sent, attempt, path, back = args
         reply = self.shop.receive_webhook(body, headers, self.clock.t)
         nbytes = len(body) + json_size(reply.body)
-        return (self.clock.t + self.delay(), self._delivery_answered,
+        return (self.clock.t + back, self._delivery_answered,
                 (delivery, reply.status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
 
     def _delivery_answered(self, args: tuple) -> None:
@@ -253,41 +292,67 @@ class Sim:
             self.provider_changed()
 
     # --- measurements -----------------------------------------------------------------------
-    def request_frame(self, start: float = 0.0, end: float = _INF) -> tuple[pd.DataFrame, np.ndarray]:
-        """The request log (rows sent in ``[start, end)``, times shifted so ``start`` is 0),
-        sorted by time, with the standard columns and dtypes; and each row's delivery attempt.
-        """
+    def request_columns(self) -> dict[str, np.ndarray]:
+        """The request log as columns (see ``__init__`` for the fields), in the order it was logged."""
         rows = self.rows
         n = len(rows)
         with gc_paused():
             cols = list(zip(*rows, strict=True)) if n else [()] * 8
-            time = np.fromiter(cols[0], float, n)
-            keep = (time >= start) & (time < end)
-            order = np.argsort(time, kind="stable")
-            order = order[keep[order]]
-            m = len(order)
-            which = np.fromiter(cols[1], np.int64, n)[order]
-            status = np.fromiter(cols[3], np.int64, n)[order]
-            news = np.fromiter(cols[6], np.int8, n)[order]
-            kinds = [np.array([k[f] for k in ROW_KINDS], dtype=object)[which] for f in range(4)]
             path = np.empty(n, dtype=object)
             path[:] = cols[2]
-            frame = pd.DataFrame(
-                {
-                    "time": time[order] - start,
-                    "observer": kinds[0],
-                    "direction": np.full(m, "out", dtype=object),
-                    "sender": kinds[0],
-                    "receiver": kinds[1],
-                    "kind": kinds[2],
-                    "method": kinds[3],
-                    "path": path[order],
-                    "status": pd.arrays.IntegerArray(status, status == 0),
-                    "duration_s": np.fromiter(cols[4], float, n)[order],
-                    "bytes": np.fromiter(cols[5], np.int64, n)[order],
-                    "news": pd.arrays.BooleanArray(news > 0, news < 0),
-                },
-                columns=list(COLUMNS),
-            )
-            attempts = np.fromiter(cols[7], np.int64, n)[order]
-        return frame, attempts
+            return {
+                "time": np.fromiter(cols[0], float, n),
+                "which": np.fromiter(cols[1], np.int64, n),
+                "path": path,
+                "status": np.fromiter(cols[3], np.int64, n),
+                "duration_s": np.fromiter(cols[4], float, n),
+                "bytes": np.fromiter(cols[5], np.int64, n),
+                "news": np.fromiter(cols[6], np.int8, n),
+                "attempt": np.fromiter(cols[7], np.int64, n),
+            }
+
+    def request_frame(self, start: float = 0.0, end: float = _INF) -> tuple[pd.DataFrame, np.ndarray]:
+        """The request log (rows sent in ``[start, end)``, times shifted so ``start`` is 0),
+        sorted by time, with the standard columns and dtypes; and each row's delivery attempt.
+        """
+        columns = self.request_columns()
+        frame, order = request_frame(columns, start, end)
+        return frame, columns["attempt"][order]
+
+
+def request_frame(
+    columns: dict[str, np.ndarray], start: float = 0.0, end: float = _INF
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A request-log frame from columns (``Sim.request_columns``; the arithmetic engine makes the
+    same): the rows sent in ``[start, end)``, by time, times shifted so ``start`` is 0, the live
+    runs' columns and dtypes; and where each row came from in ``columns`` (to read more of them).
+    """
+    time = columns["time"]
+    with gc_paused():
+        keep = (time >= start) & (time < end)
+        order = np.argsort(time, kind="stable")
+        order = order[keep[order]]
+        m = len(order)
+        which = columns["which"][order]
+        status = columns["status"][order]
+        news = columns["news"][order]
+        # np.take, not np.full, for constant text columns: filling an object array is 5x slower
+        kinds = [np.array([k[f] for k in ROW_KINDS], dtype=object)[which] for f in range(4)]
+        frame = pd.DataFrame(
+            {
+                "time": time[order] - start,
+                "observer": kinds[0],
+                "direction": np.array(["out"], dtype=object)[np.zeros(m, np.intp)],
+                "sender": kinds[0],
+                "receiver": kinds[1],
+                "kind": kinds[2],
+                "method": kinds[3],
+                "path": columns["path"][order],
+                "status": pd.arrays.IntegerArray(status, status == 0),
+                "duration_s": columns["duration_s"][order],
+                "bytes": columns["bytes"][order],
+                "news": pd.arrays.BooleanArray(news > 0, news < 0),
+            },
+            columns=list(COLUMNS),
+        )
+    return frame, order
