@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import httpx
@@ -11,6 +12,10 @@ from hooklab.core.provider import SettlementModel
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
+
+# no progress bars under pytest: nbval's kernels inherit this, so notebook outputs match the stored
+# ones (tests/test_progress.py turns bars on where it checks them)
+os.environ["HOOKLAB_PROGRESS"] = "0"
 
 FAST = SettlementModel(mean_s=0.3, min_s=0.05, failure_share=0.2)
 

@@ -54,7 +54,8 @@ def jupyterlab(tmp_path_factory):
                 cell["outputs"], cell["execution_count"] = [], None
         (root / copy).write_text(json.dumps(nb))
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
+    # progress bars on, as a learner has them (pytest turns them off for nbval)
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "HOOKLAB_PROGRESS": "1"}
     log = open(root / ".jupyterlab.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(jupyter_command(port, root, token, []), stdout=log, stderr=log, env=env)
     try:

@@ -30,8 +30,14 @@ def _after_positions(run) -> tuple[pd.DataFrame, list[int]]:
 
 
 def _window_start(run, interval_s: float) -> float:
-    """Where the measured window starts in sim time: one interval of warm-up, then creates done."""
+    """Where the measured window starts after the feed's first tick: one interval of warm-up, then
+    creates done."""
     return interval_s + 2 * run.sim.network.delay.high_s
+
+
+def _first_tick(run, interval_s: float) -> float:
+    """The sim time of the feed's first tick (its grid starts there)."""
+    return run.window[0] - _window_start(run, interval_s)
 
 
 def _on_grid(times: np.ndarray, interval_s: float) -> np.ndarray:
@@ -58,7 +64,7 @@ def test_paging_adds_exactly_one_request_per_full_page():
     feed, after = _after_positions(run)
     returned = np.diff(after)  # events each request read (all but the last request)
     assert returned.max() == limit and (returned >= 0).all()
-    grid = _on_grid(feed["time"].to_numpy(), interval)
+    grid = _on_grid(feed["time"].to_numpy() - _first_tick(run, interval), interval)
     # a request is off the grid exactly when the one before it came back full
     assert (~grid[1:] == (returned == limit)).all()
     # in the window: duration / T ticks plus the follow-up pages

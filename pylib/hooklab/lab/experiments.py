@@ -13,6 +13,7 @@ import pandas as pd
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import frames_since
 from hooklab.live.shop_app import ShopService
+from hooklab.measure import progress
 
 #: GitHub REST API primary rate limit for an authenticated user (requests per hour). Source:
 #: https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
@@ -103,16 +104,22 @@ def scan(
     from hooklab.sim import simulate
 
     rows = []
-    for value in values:
-        row: dict = {param: value}
-        for mode in modes:
-            summary = simulate(mode, duration_s=duration_s, seed=seed, **{param: value, **fixed}).summary
-            row[f"{mode}_requests_per_hour"] = summary["requests"] * 3600.0 / duration_s
-            row[f"{mode}_latency_mean_s"] = summary["latency_mean_s"]
-            row[f"{mode}_empty_fraction"] = summary["empty_fraction"]
-            row["changes_per_hour"] = summary["changes"] * 3600.0 / duration_s
-        rows.append(row)
+    with progress.tracking(total=len(values) * len(modes), desc=f"scan {param}", unit="run") as done:
+        for value in values:
+            rows.append(_scan_row(param, value, modes, duration_s, seed, fixed, simulate, done))
     return pd.DataFrame(rows)
+
+
+def _scan_row(param, value, modes, duration_s, seed, fixed, simulate, done) -> dict:
+    row: dict = {param: value}
+    for mode in modes:
+        summary = simulate(mode, duration_s=duration_s, seed=seed, **{param: value, **fixed}).summary
+        row[f"{mode}_requests_per_hour"] = summary["requests"] * 3600.0 / duration_s
+        row[f"{mode}_latency_mean_s"] = summary["latency_mean_s"]
+        row[f"{mode}_empty_fraction"] = summary["empty_fraction"]
+        row["changes_per_hour"] = summary["changes"] * 3600.0 / duration_s
+        done.update(1)
+    return row
 
 
 def scenario_table(scenarios: list[dict]) -> pd.DataFrame:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -217,6 +219,7 @@ def execute(path: Path) -> float:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    os.environ["HOOKLAB_PROGRESS"] = "0"  # the kernel inherits it: no bars in the stored outputs
     started = time.perf_counter()
     # a local socket file, not TCP: nothing listens on the network, and ipykernel stays quiet
     kernel = KernelManager(
@@ -234,6 +237,47 @@ def execute(path: Path) -> float:
     drop_widget_state(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - started
+
+
+def timed_run(
+    path: Path, replace: Sequence[tuple[str, str]] = ()
+) -> tuple[float, list[tuple[int, float, str]]]:
+    """Run a copy of a notebook in a temporary folder, with each ``(old, new)`` of ``replace`` made
+    in its code first (each must occur: a stale edit is an error); nothing is saved. Returns the
+    wall seconds and, per code cell, ``(index, seconds, first line)`` from the kernel's timestamps.
+    """
+    from datetime import datetime
+
+    from jupyter_client import KernelManager
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    for old, new in replace:
+        cells = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+        if not cells:
+            raise ValueError(f"{path.name}: no code cell contains {old!r}")
+        for cell in cells:
+            cell.source = cell.source.replace(old, new)
+    folder = Path(tempfile.mkdtemp())
+    os.environ["HOOKLAB_PROGRESS"] = "0"
+    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
+    started = time.perf_counter()
+    try:
+        NotebookClient(
+            nb, km=kernel, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(folder)}}
+        ).execute()
+    finally:
+        if kernel.has_kernel:
+            kernel.shutdown_kernel()
+    total = time.perf_counter() - started
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        stamps = cell.metadata.get("execution", {})
+        begin, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if cell.cell_type == "code" and begin and end:
+            seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(begin)).total_seconds()
+            cells.append((index, seconds, cell.source.splitlines()[0] if cell.source else ""))
+    return total, cells
 
 
 def main(argv: list[str] | None = None) -> int:

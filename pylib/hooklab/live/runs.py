@@ -7,6 +7,7 @@ has learned every change, and return the request logs, the per-change latencies 
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -18,11 +19,15 @@ from hooklab.core.provider import SettlementModel
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
+from hooklab.measure.progress import bar as progress_bar
+from hooklab.measure.progress import tracking
 from hooklab.measure.requestlog import combine
 from hooklab.measure.summary import change_latencies, summarize
 
 #: Seconds between progress lines while a live run waits for payments to settle.
 PROGRESS_EVERY_S = 2.0
+#: Seconds between updates of a live run's progress bar.
+BAR_EVERY_S = 0.25
 
 
 @dataclass
@@ -44,10 +49,22 @@ class LiveRun:
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0, what: str = "the condition") -> float:
-    """Check ``condition`` every 10 ms until it holds; return the seconds waited.
+    """Check ``condition`` every 10 ms until it holds; return the seconds waited. A wait of over a
+    second shows a bar of the seconds waited (:mod:`hooklab.measure.progress`).
 
     Raises ``TimeoutError`` naming ``what`` it waited for, so a stuck demo says what is missing.
     """
+    with tracking(total=math.ceil(timeout_s), desc=f"waiting for {what}", unit="s") as waited:
+
+        def check() -> bool:
+            waited.update(int(time.monotonic() - started) - waited.n)  # whole seconds waited so far
+            return condition()
+
+        started = time.monotonic()
+        return _poll_until(check, timeout_s, what)
+
+
+def _poll_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout_s:
@@ -105,19 +122,30 @@ def run_live(
                     shop.create_payment(amount=rng.randint(100, 50_000), currency="eur")
                 say(f"{mode}: created {payments} payments; waiting for them to settle")
                 next_report = [time.monotonic() + PROGRESS_EVERY_S]
+                bar = progress_bar(total=payments, desc=f"{mode}: settlements A knows", unit="payment")
+
+                next_bar = [time.monotonic() + BAR_EVERY_S]
 
                 def finished() -> bool:
                     if synced(provider, shop):
                         return True
-                    if time.monotonic() >= next_report[0]:  # a heartbeat, so a slow run never looks stuck
+                    now = time.monotonic()
+                    # A's store is read only now and then: reading it every 10 ms slows A's handlers
+                    if now >= next_bar[0]:
+                        next_bar[0] = now + BAR_EVERY_S
+                        bar.update(payments - len(shop.core.pending_ids()) - bar.n)
+                    if now >= next_report[0]:  # a heartbeat, so a slow run never looks stuck
                         next_report[0] += PROGRESS_EVERY_S
                         known = payments - len(shop.core.pending_ids())
                         say(f"{mode}: A knows {known}/{payments} settlements so far ...")
                     return False
 
-                wait_until(
-                    finished, timeout_s, f"the {mode} run to finish (A to learn every settlement B made)"
-                )
+                try:
+                    _poll_until(
+                        finished, timeout_s, f"the {mode} run to finish (A to learn every settlement B made)"
+                    )
+                finally:
+                    bar.close()
                 wall_s = time.time() - t0
         finally:
             shop.close()

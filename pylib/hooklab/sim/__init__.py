@@ -12,6 +12,8 @@ delay and failures modelled, deterministic from a seed. Start with :func:`simula
 - :mod:`hooklab.sim.world`: the two cores and the network on the loop (:class:`Sim`)
 - :mod:`hooklab.sim.network`: delays and failures; :mod:`hooklab.sim.engine`: the event loop
   (and why it is not SimPy)
+- :mod:`hooklab.sim.vector`: the arithmetic engine, the same runs of polling and webhooks worked
+  out with numpy (equal results, 10-100x faster); :func:`simulate` uses it wherever it applies
 
 """
 

@@ -4,3 +4,5 @@
 MODES = ("poll", "webhook", "hybrid", "feed")
 #: When B's records change (``simulate(workload=...)``).
 WORKLOADS = ("poisson", "bursts", "daily", "settlement")
+#: How ``simulate`` computes a run: the vector engine where it applies (auto), or the one named.
+ENGINES = ("auto", "events", "vector")

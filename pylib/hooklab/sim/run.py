@@ -28,17 +28,15 @@ import numpy as np
 import pandas as pd
 
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.measure import progress
 from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, figures
 from hooklab.sim import vector
-from hooklab.sim.choices import MODES, WORKLOADS
+from hooklab.sim.choices import ENGINES, MODES, WORKLOADS
 from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
 from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
 from hooklab.sim.world import ROW_KINDS, Sim, request_frame
-
-#: The engines :func:`simulate` can use (``auto``: the vector engine wherever it applies).
-ENGINES = ("auto", "events", "vector")
 
 #: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
 SIM_SUMMARY_KEYS = (*SUMMARY_KEYS, "empty_fraction", "provider_rps", "bytes", "retries")
@@ -81,6 +79,19 @@ class SimRun:
             raise ValueError("this run was computed by the vector engine, which keeps no cores: "
                              "simulate(..., engine='events') to look inside")  # fmt: skip
         return self.sim.shop.snapshot() == self.sim.provider.snapshot()
+
+
+#: Where the measured window opens on the simulated clock (seconds), unless a warm-up is longer.
+WINDOW_ORIGIN_S = 1_000_000.0
+
+
+def window_origin(warmup_s: float) -> float:
+    """The simulated time at which the window opens: :data:`WINDOW_ORIGIN_S`, or a power of ten
+    that leaves room for a longer warm-up (the clock starts ``warmup_s`` earlier, never below 0)."""
+    origin = WINDOW_ORIGIN_S
+    while origin < 2 * warmup_s:
+        origin *= 10
+    return origin
 
 
 def make_workload(workload: str | Workload | None, rate_per_s: float) -> Workload:
@@ -167,6 +178,11 @@ def simulate(
     spread = 0.0 if finite else strategy.warmup_s()
     # creates are done (one round trip after the last is sent) before the window opens
     lead = 0.0 if finite else spread + 2 * network.delay.high_s
+    setup = 0.0 if finite else strategy.setup_s(sim)
+    # the window opens at the same moment of B's clock whatever the strategy: one set of change
+    # times for every run of a workload (and B's timestamps in the same JSON)
+    start = 0.0 if finite else window_origin(lead + setup)
+    begin = 0.0 if finite else start - lead - setup
     drain = strategy.horizon_s(sim)
     span = math.inf if finite else duration_s + 4 * network.delay.high_s
     if engine != "events":
@@ -179,7 +195,11 @@ def simulate(
             raise ValueError(f"the vector engine cannot run this: {why}")
         if why is None:
             got = vector.run(
-                sim, strategy, work, records, vector.Window(spread, lead, span, duration_s, drain)
+                sim,
+                strategy,
+                work,
+                records,
+                vector.Window(begin, start, spread, lead + setup, span, duration_s, drain),
             )
             if got is not None:
                 columns, latencies, start, end = got
@@ -192,11 +212,13 @@ def simulate(
 
     def ready() -> None:
         t0 = sim.clock.t
-        window["start"] = t0 + lead
+        window["start"] = t0 if finite else start
         # changes after the window cannot change what a request sent in it found (but for one
         # network delay), nor when A learned a change made in it: the drain needs none
-        work.install(sim, records, t0=t0, spread_s=spread, lead_s=lead, span_s=span)
+        work.install(sim, records, t0=t0, start_s=window["start"], spread_s=spread, lead_s=lead + setup,
+                     span_s=span)  # fmt: skip
 
+    sim.clock.t = begin
     strategy.start(sim, ready)
     while "start" not in window:  # setup: at most a registration round trip
         if not sim.step():
@@ -301,7 +323,8 @@ def sweep(
     ``theory_provider_rps`` = records/T). Same seed for every interval, so every run sees the
     same changes. ``workers``: processes to use (default: up to 2 on Linux for big sweeps, else
     1, and 1 whenever other threads run, as in a Jupyter kernel);
-    the result does not depend on it.
+    the result does not depend on it. A sweep that runs over a second shows a progress bar
+    (:mod:`hooklab.measure.progress`).
     """
     intervals = [float(t) for t in intervals]
     jobs = [
@@ -320,10 +343,12 @@ def sweep(
         order = sorted(range(len(jobs)), key=lambda k: intervals[k])
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = dict(zip(order, pool.map(_sweep_one, [jobs[k] for k in order]), strict=True))
+            results = pool.map(_sweep_one, [jobs[k] for k in order])
+            done = dict(zip(order, progress.bar(results, total=len(jobs), desc="sweep", unit="interval"),
+                            strict=True))  # fmt: skip
         rows = [done[k] for k in range(len(jobs))]
     else:
-        rows = [_sweep_one(job) for job in jobs]
+        rows = [_sweep_one(job) for job in progress.bar(jobs, desc="sweep", unit="interval")]
     frame = pd.DataFrame(rows)
     theory = [theory_poll(t, rate_per_s, records) for t in intervals]
     frame["theory_latency_mean_s"] = [th["latency_mean_s"] for th in theory]

@@ -45,6 +45,10 @@ class Strategy:
         """How long after a change A may need to learn it (the run drains this long)."""
         return 0.0
 
+    def setup_s(self, sim: Sim) -> float:
+        """How long :meth:`start` may take before it calls ``ready()`` (the run starts that early)."""
+        return 0.0
+
     def describe(self) -> dict:
         return {"mode": self.mode}
 
@@ -140,6 +144,9 @@ class Webhook(Strategy):
     def start(self, sim: Sim, ready: Callable[[], None]) -> None:
         self.sim = sim
         sim.register_webhook(then=lambda endpoint: ready())
+
+    def setup_s(self, sim: Sim) -> float:
+        return 2 * sim.network.delay.high_s  # registering is one round trip
 
     def horizon_s(self, sim: Sim) -> float:
         schedule = sim.provider.retry_schedule

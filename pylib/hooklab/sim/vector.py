@@ -77,8 +77,11 @@ def unsupported(mode: str, workload: object, failure_prob: float, records: int) 
 
 @dataclass
 class Window:
-    """Where the measured window lies, as :func:`hooklab.sim.run.simulate` places it."""
+    """Where the measured window lies, as :func:`hooklab.sim.run.simulate` places it: the clock
+    starts at ``begin_s``, the window opens at ``start_s``, changes are drawn from ``lead_s`` before."""
 
+    begin_s: float
+    start_s: float
     spread_s: float
     lead_s: float
     span_s: float
@@ -113,6 +116,32 @@ class RecordDelays:
 @functools.lru_cache(maxsize=2)
 def record_delays(seed: int, delay) -> RecordDelays:
     return RecordDelays(seed, delay)
+
+
+class TimeText:
+    """Characters of each change time as B's JSON writes it (``repr``), kept between runs: every run
+    of a workload opens its window at the same moment, so its change times are the same floats,
+    and the ``repr`` of a float is the costliest step of a sweep otherwise."""
+
+    def __init__(self) -> None:
+        self.values, self.chars = np.empty(0), np.empty(0, np.int64)
+
+    def lengths(self, times: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(self.values, times), max(len(self.values) - 1, 0))
+        known = (self.values[at] == times) if len(self.values) else np.zeros(len(times), bool)
+        if not known.all():
+            new = np.unique(times[~known])
+            values = np.concatenate([self.values, new])
+            order = np.argsort(values, kind="stable")
+            self.values = values[order]
+            self.chars = np.concatenate([self.chars, _repr_len(new)])[order]
+            at = np.searchsorted(self.values, times)
+        return self.chars[at]
+
+
+@functools.lru_cache(maxsize=4)
+def _time_text(workload, seed: int, start: float) -> TimeText:
+    return TimeText()
 
 
 def _kind_pairs(sim: Sim, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +206,7 @@ class _Payments:
     """What B answers about record ``i`` at version ``v``: one row of a table per version (records +
     their changes), with its ``updated_at``, status and, when asked, the bytes of its JSON."""
 
-    def __init__(self, ids: list[str], amounts: np.ndarray, b: np.ndarray, ch: _Changes) -> None:
+    def __init__(self, ids: list[str], amounts: np.ndarray, b: np.ndarray, ch: _Changes, time_len) -> None:
         records = len(b)
         counts = np.diff(np.append(ch.first, len(ch.time)))
         # row of (record i, version 1) in the table; version v is v - 1 rows further down
@@ -186,8 +215,11 @@ class _Payments:
         self.version = np.arange(len(self.record)) - self.row[self.record] + 1
         changed = self.version >= 2
         k = ch.by_record  # record-major, time order: row by row, the changes behind versions 2, 3, ...
-        self.updated = b[self.record]
-        self.updated[changed] = ch.time[k]
+        created_len = _repr_len(b)
+        # characters of updated_at: the creation time at version 1, then each change's time
+        self.updated_len = created_len[self.record]
+        self.updated_len[changed] = time_len[k]
+        self.time_len = time_len
         self.status_len = np.full(len(self.record), len(_FIRST_STATUS))
         self.status_len[changed] = np.array([len(x) for x in CHANGE_STATUSES])[ch.code[k]]
         proto = {"id": ids[0], "status": "", "amount": 0, "currency": "eur", "version": 0,
@@ -196,7 +228,7 @@ class _Payments:
         self.base = json_size(proto) - len("0") - 2 * len("0.0") - len("0")
         self.per_record = (
             np.fromiter(map(len, ids), np.int64, records) - len(ids[0])
-            + _digits(amounts.astype(np.int64)) + _repr_len(b)
+            + _digits(amounts.astype(np.int64)) + created_len
         )  # fmt: skip
 
     def at(self, record: np.ndarray, version: np.ndarray) -> np.ndarray:
@@ -204,17 +236,11 @@ class _Payments:
         return self.row[record] + version - 1
 
     def size(self, rows: np.ndarray) -> np.ndarray:
-        """Bytes of the JSON of each row's payment, worked out once for each row asked for (a float's
-        text costs a ``repr``: a slow poller asks for few of the versions a fast one sees)."""
-        need = np.zeros(len(self.record), bool)
-        need[rows] = True
-        which = np.flatnonzero(need)
-        size = np.zeros(len(self.record), np.int64)
-        size[which] = (
-            self.base + self.per_record[self.record[which]] + _digits(self.version[which])
-            + _repr_len(self.updated[which]) + self.status_len[which]
+        """Bytes of the JSON of each row's payment."""
+        return (
+            self.base + self.per_record[self.record[rows]] + _digits(self.version[rows])
+            + self.updated_len[rows] + self.status_len[rows]
         )  # fmt: skip
-        return size[rows]
 
 
 def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
@@ -224,11 +250,11 @@ def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
     """
     mode = strategy.mode
     polls, hooks = mode in ("poll", "hybrid"), mode in ("webhook", "hybrid")
-    t0 = 0.0
+    t0 = window.begin_s
     if hooks:  # A registers first (one round trip); the workload starts when the answer is back
         there, back = _kind_pairs(sim, "register", 1)
         t0 = (t0 + float(there[0])) + float(back[0])
-    start = t0 + window.lead_s
+    start = window.start_s
     end, until = start + window.duration_s, start + window.duration_s + window.drain_s
     plan = work.plan(sim, records, spread_s=window.spread_s, lead_s=window.lead_s, span_s=window.span_s)
     if len(plan.times) and plan.times[-1] + start > until:
@@ -243,7 +269,7 @@ def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
     a = b + back  # A learns it exists (version 1) and starts watching it
     ch = _changes(plan, start, b, records)
     ids = _payment_ids(sim, b, ch.time, hooks)
-    payments = _Payments(ids, plan.amounts, b, ch)
+    payments = _Payments(ids, plan.amounts, b, ch, _time_text(work, sim.seed, start).lengths(ch.time))
 
     # what reaches A, per record: (record, time A applies it, version), and the request rows
     arrivals = [(np.arange(records), a, np.ones(records, np.int64))]
@@ -254,15 +280,16 @@ def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
             return None
         arrivals.append(got[0])
         rows.append(got[1])
+        if not hooks:
+            rows[0]["news"], learned_at, seen = got[2]
     if hooks:
         got = _webhooks(sim, ch, payments, until, ids)
         arrivals.append(got[0])
         rows.append(got[1])
         answered = got[2]  # of the deliveries applied, those whose answer B had by the end (its rows)
-    news, learned_at, seen = _knowledge(arrivals, ch, records, presorted=not hooks)
-    if polls:
-        rows[0]["news"] = news[records : records + len(rows[0]["time"])]
-    if hooks:
+        news, learned_at, seen = _knowledge(arrivals, ch)
+        if polls:
+            rows[0]["news"] = news[records : records + len(rows[0]["time"])]
         rows[-1]["news"] = news[len(news) - len(answered) :][answered]
     if not len(ch.time):  # no change at all: the same empty frame as the event engine's
         return _columns(rows), change_latencies([], []), start, end
@@ -335,9 +362,8 @@ def _polls(sim: Sim, interval: float, a: np.ndarray, ch: _Changes, payments: _Pa
             break
         k = np.where(late & (k < n - 1), k + 1, np.where(early, k - 1, k))
     k = np.where(served[rec, k] <= ch.time, n, k)  # served by no poll of this run
-    seen = np.zeros((records, n + 1), np.int64)
-    np.add.at(seen, (rec, k), 1)
-    version = 1 + np.cumsum(seen[:, :n], axis=1)
+    first_seen = np.bincount(rec * (n + 1) + k, minlength=records * (n + 1)).reshape(records, n + 1)
+    version = 1 + np.cumsum(first_seen[:, :n], axis=1)
     done = answered <= until
     r = np.broadcast_to(np.arange(records)[:, None], (records, n))[done]
     v = version[done]
@@ -348,7 +374,16 @@ def _polls(sim: Sim, interval: float, a: np.ndarray, ch: _Changes, payments: _Pa
         "time": s, "which": np.full(len(s), ROW_POLL), "path": Paths(paths, r), "status": np.full(len(s), 200),
         "duration_s": answered[done] - s, "bytes": size, "attempt": np.zeros(len(s), np.int64),
     }  # fmt: skip
-    return (r, answered[done], v), rows
+    # polling alone: A's knowledge is the last poll's answer, so the arithmetic is direct (the
+    # general case, with webhooks arriving in between, is _knowledge)
+    before = np.concatenate([np.ones((records, 1), np.int64), version[:, :-1]], axis=1)
+    news = (version > before)[done]
+    found = k < n
+    kk = np.minimum(k, n - 1)
+    found &= done[rec, kk]
+    learned = np.where(found, answered[rec, kk], np.nan)
+    seen = found & (version[rec, kk] == ch.version)
+    return (r, answered[done], v), rows, (news, learned, seen)
 
 
 def _webhooks(sim: Sim, ch: _Changes, payments: _Payments, until: float, ids):
@@ -371,7 +406,7 @@ def _webhooks(sim: Sim, ch: _Changes, payments: _Payments, until: float, ids):
     rows = {
         "time": ch.time[done], "which": np.full(int(done.sum()), ROW_WEBHOOK), "path": path,
         "status": np.full(int(done.sum()), 200), "duration_s": (answer - ch.time)[done],
-        "bytes": (envelope + types + _repr_len(ch.time) + size + reply)[done],
+        "bytes": (envelope + types + payments.time_len + size + reply)[done],
         "attempt": np.ones(int(done.sum()), np.int64),
     }  # fmt: skip
     # a delivery answered in time was applied in time; one applied but unanswered at the end has no row
@@ -379,7 +414,7 @@ def _webhooks(sim: Sim, ch: _Changes, payments: _Payments, until: float, ids):
     return arrivals, rows, done[applied]
 
 
-def _knowledge(arrivals, ch: _Changes, records: int, *, presorted: bool):
+def _knowledge(arrivals, ch: _Changes):
     """A applies what arrives in time order: news if newer than all it had (Shop.apply). Returns each
     arrival's news (in the order given), each change's learned_at (NaN: never) and whether A saw
     that version itself."""
@@ -387,9 +422,7 @@ def _knowledge(arrivals, ch: _Changes, records: int, *, presorted: bool):
     t = np.concatenate([x[1] for x in arrivals])
     v = np.concatenate([x[2] for x in arrivals])
     top = int(v.max()) + 1
-    # presorted: each record's arrivals are already in time order (polls only), so a stable sort by
-    # record merges runs in linear time
-    order = np.argsort(rec, kind="stable") if presorted else np.lexsort((t, rec))
+    order = np.lexsort((t, rec))
     key = rec[order] * top + v[order]
     best = np.maximum.accumulate(key)
     is_news = np.empty(len(key), bool)
@@ -398,8 +431,10 @@ def _knowledge(arrivals, ch: _Changes, records: int, *, presorted: bool):
     news = np.empty(len(key), bool)
     news[order] = is_news
     want = ch.record * top + ch.version
-    at = np.searchsorted(best, want, side="left")
-    found = (at < len(best)) & (best[np.minimum(at, len(best) - 1)] < (ch.record + 1) * top)
-    learned = np.where(found, t[order][np.minimum(at, len(best) - 1)], np.nan)
-    seen = np.isin(want, key[is_news])
+    at = np.minimum(np.searchsorted(best, want, side="left"), len(best) - 1)
+    found = (best[at] >= want) & (best[at] < (ch.record + 1) * top)
+    learned = np.where(found, t[order][at], np.nan)
+    # the first arrival that told A of version v or later was news; if it carried exactly v, A saw v
+    # (no later arrival of v can be news, no earlier one exists)
+    seen = found & (key[at] == want)
     return news, learned, seen

@@ -84,8 +84,8 @@ class Workload:
     """Base class. ``install`` is called once, when the strategy is ready, at sim time ``t0``.
 
     Records are to be created during ``[t0, t0 + spread_s)``; the measured window starts at
-    ``t0 + lead_s`` (``lead_s`` > ``spread_s``: every record exists when it starts); changes are
-    needed over window time ``[-lead_s, span_s)``. A *finite* workload ends by itself (the run
+    ``start_s`` (window time 0; after every record exists); changes are needed over window time
+    ``[-lead_s, span_s)`` (``t0`` is at or after ``start_s - lead_s``). A *finite* workload ends by itself (the run
     goes on until quiet).
     """
 
@@ -94,7 +94,15 @@ class Workload:
     rate_per_s: float | None = None
 
     def install(
-        self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
+        self,
+        sim: Sim,
+        records: int,
+        *,
+        t0: float,
+        start_s: float,
+        spread_s: float,
+        lead_s: float,
+        span_s: float,
     ) -> None:
         raise NotImplementedError
 
@@ -152,9 +160,17 @@ class ChangeWorkload(Workload):
         return Plan(offsets, amounts, times[order], index[order])
 
     def install(
-        self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
+        self,
+        sim: Sim,
+        records: int,
+        *,
+        t0: float,
+        start_s: float,
+        spread_s: float,
+        lead_s: float,
+        span_s: float,
     ) -> None:
-        start = t0 + lead_s
+        start = start_s
         plan = self.plan(sim, records, spread_s=spread_s, lead_s=lead_s, span_s=span_s)
         offsets, amounts = plan.offsets, plan.amounts
         ids: list[str | None] = [None] * records
@@ -295,7 +311,15 @@ class Settlement(Workload):
     finite = True
 
     def install(
-        self, sim: Sim, records: int, *, t0: float, spread_s: float, lead_s: float, span_s: float
+        self,
+        sim: Sim,
+        records: int,
+        *,
+        t0: float,
+        start_s: float,
+        spread_s: float,
+        lead_s: float,
+        span_s: float,
     ) -> None:
         rng = random.Random(sim.seed)  # the amounts run_live draws for the same seed
         amounts = [rng.randint(100, 50_000) for _ in range(records)]
