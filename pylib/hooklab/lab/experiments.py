@@ -104,22 +104,16 @@ def scan(
     from hooklab.sim import simulate
 
     rows = []
-    with progress.tracking(total=len(values) * len(modes), desc=f"scan {param}", unit="run") as done:
-        for value in values:
-            rows.append(_scan_row(param, value, modes, duration_s, seed, fixed, simulate, done))
+    for value in progress.bar(values, desc=f"scan {param}", unit="value"):
+        row: dict = {param: value}
+        for mode in modes:
+            summary = simulate(mode, duration_s=duration_s, seed=seed, **{param: value, **fixed}).summary
+            row[f"{mode}_requests_per_hour"] = summary["requests"] * 3600.0 / duration_s
+            row[f"{mode}_latency_mean_s"] = summary["latency_mean_s"]
+            row[f"{mode}_empty_fraction"] = summary["empty_fraction"]
+            row["changes_per_hour"] = summary["changes"] * 3600.0 / duration_s
+        rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _scan_row(param, value, modes, duration_s, seed, fixed, simulate, done) -> dict:
-    row: dict = {param: value}
-    for mode in modes:
-        summary = simulate(mode, duration_s=duration_s, seed=seed, **{param: value, **fixed}).summary
-        row[f"{mode}_requests_per_hour"] = summary["requests"] * 3600.0 / duration_s
-        row[f"{mode}_latency_mean_s"] = summary["latency_mean_s"]
-        row[f"{mode}_empty_fraction"] = summary["empty_fraction"]
-        row["changes_per_hour"] = summary["changes"] * 3600.0 / duration_s
-        done.update(1)
-    return row
 
 
 def scenario_table(scenarios: list[dict]) -> pd.DataFrame:

@@ -136,8 +136,7 @@ def run_live(
                         bar.update(payments - len(shop.core.pending_ids()) - bar.n)
                     if now >= next_report[0]:  # a heartbeat, so a slow run never looks stuck
                         next_report[0] += PROGRESS_EVERY_S
-                        known = payments - len(shop.core.pending_ids())
-                        say(f"{mode}: A knows {known}/{payments} settlements so far ...")
+                        say(f"{mode}: A knows {bar.n}/{payments} settlements so far ...")
                     return False
 
                 try:
