@@ -1,7 +1,8 @@
 """``hooklab``: run the two mock systems in a terminal, or compare pull and push in one command.
 
-hooklab provider --port 8000                      # System B, the payment provider
-hooklab consumer --provider http://127.0.0.1:8000 --mode webhook --port 8001   # System A
+hooklab provider --port 8000 [--retries svix] [--db b.sqlite]   # System B, the payment provider
+hooklab consumer --provider http://127.0.0.1:8000 --mode webhook --port 8001 [--db a.sqlite]
+                 [--reconcile 30] [--on-event refetch] [--public-url URL]   # System A
 hooklab demo --payments 30 --interval 1 [--json]  # both, live, poll vs webhook
 hooklab simulate --mode poll --interval 10 --records 100 --rate 0.0167 --duration 3600 [--json]
                                                   # --mode poll|webhook|hybrid|feed
@@ -54,6 +55,17 @@ def _rate(text: str) -> float:
     return value
 
 
+def _retries(text: str):
+    """A retry policy's name or a list of waits (``0.5,1,2``), checked now rather than in the server."""
+    from hooklab.core.retry import retry_policy
+
+    try:
+        retry_policy(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def format_table(columns: dict[str, dict], keys: Sequence[str]) -> str:
     """A plain aligned table: one row per key, one column per run."""
     names = list(columns)
@@ -86,16 +98,26 @@ def cmd_provider(args: argparse.Namespace) -> int:
     from hooklab.core.provider import SettlementModel
     from hooklab.live.provider_app import ProviderService
 
+    if args.db and args.seeded_ids:
+        print("error: --seeded-ids with --db would hand out the same ids again after a restart; "
+              "use one or the other", file=sys.stderr)  # fmt: skip
+        return 2
     service = ProviderService(
         seed=args.seed, settlement=SettlementModel(mean_s=args.settle_mean, min_s=min(0.2, args.settle_mean),
                                                    failure_share=args.failure_share),
-        seeded_ids=args.seeded_ids,
+        seeded_ids=args.seeded_ids, retry_schedule=args.retries, jitter=args.jitter,
+        delivery_timeout_s=args.delivery_timeout, db_path=args.db,
     )  # fmt: skip
+    kept = f", state in {args.db}" if args.db else ", in memory"
     print(
-        f"System B (payment provider) on http://127.0.0.1:{args.port}  (Ctrl+C to stop)",
+        f"System B (payment provider) on http://127.0.0.1:{args.port}, retries {args.retries}{kept}  "
+        "(Ctrl+C to stop)",
         file=sys.stderr,
     )
-    uvicorn.run(service.app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+    try:
+        uvicorn.run(service.app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+    finally:
+        service.close()
     return 0
 
 
@@ -209,6 +231,15 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     _option(p, "--settle-mean", _positive_float, 2.0, "mean seconds until a payment settles")
     _option(p, "--failure-share", _share, 0.1, "share of payments that fail, 0..1")
+    _option(p, "--retries", _retries, "fast",
+            "webhook retry policy: fast, svix, standard, shopify, stripe, github, or waits such as 0.5,1,2")  # fmt: skip
+    _option(p, "--jitter", _share, 0.0, "spread each retry wait by up to this fraction, 0..1")
+    _option(p, "--delivery-timeout", _positive_float, 5.0, "seconds B waits for A to answer a delivery")
+    p.add_argument(
+        "--db", default=None,
+        help="SQLite file where B keeps payments, events, endpoints and its delivery outbox, so a "
+        "restart loses nothing (default: in memory)",
+    )  # fmt: skip
     _option(p, "--log-level", str, "info", "uvicorn log level")
 
 

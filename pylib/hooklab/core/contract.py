@@ -27,6 +27,10 @@ PAYMENTS_PATH = "/payments"
 PAYMENT_PATH = "/payments/{payment_id}"
 WEBHOOK_ENDPOINTS_PATH = "/webhook-endpoints"
 EVENTS_PATH = "/events"
+#: B's recovery API: one endpoint's deliveries and their attempts; re-send one; re-send what failed.
+DELIVERIES_PATH = "/webhook-endpoints/{endpoint_id}/deliveries"
+REDELIVER_PATH = "/deliveries/{delivery_id}/redeliver"
+RECOVER_PATH = "/webhook-endpoints/{endpoint_id}/recover"
 HEALTH_PATH = "/health"
 #: Where A receives B's webhooks (the URL A registers ends with it).
 WEBHOOK_PATH = "/webhooks/payments"

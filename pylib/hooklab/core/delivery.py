@@ -4,7 +4,9 @@ States and what moves them, in one table (:data:`TRANSITIONS`)::
 
     pending --due--> in_flight --succeeded--> delivered
                       in_flight --failed-----> pending     (a retry is left in the schedule)
-                      in_flight --gave_up----> failed      (the schedule is used up)
+                      in_flight --gave_up----> failed      (the schedule is used up, or the
+                                                            endpoint answered 410 Gone)
+    pending --endpoint_disabled--> failed                  (B stopped trying this endpoint)
 
 ``delivered`` and ``failed`` are final. Anything not in the table (a finished delivery reported
 again, a pending one reported before it was sent) raises :class:`IllegalTransition` instead of
@@ -13,7 +15,7 @@ quietly counting another attempt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from hooklab.core.contract import ATTEMPT_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER
@@ -33,6 +35,7 @@ TRANSITIONS: dict[tuple[DeliveryState, str], DeliveryState] = {
     (DeliveryState.IN_FLIGHT, "succeeded"): DeliveryState.DELIVERED,
     (DeliveryState.IN_FLIGHT, "failed"): DeliveryState.PENDING,
     (DeliveryState.IN_FLIGHT, "gave_up"): DeliveryState.FAILED,
+    (DeliveryState.PENDING, "endpoint_disabled"): DeliveryState.FAILED,
 }
 FINAL_STATES = frozenset({DeliveryState.DELIVERED, DeliveryState.FAILED})
 
@@ -41,14 +44,40 @@ class IllegalTransition(RuntimeError):
     """A delivery was told something that cannot happen in its state (a bug in the driver)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Endpoint:
+    """A registered webhook URL and its health: B stops trying one that keeps failing."""
+
     id: str
     url: str
     secret: str
+    enabled: bool = True
+    #: When the current run of failures began (None after a success).
+    failing_since: float | None = None
+    disabled_reason: str | None = None
 
     def to_dict(self) -> dict:
         return {"id": self.id, "url": self.url, "secret": self.secret}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of a delivery, as ``GET /webhook-endpoints/{id}/deliveries`` shows it."""
+
+    number: int
+    started_at: float
+    ended_at: float
+    status: int | None  # None: no answer (refused, reset, timed out)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "attempt": self.number,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "status": self.status,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -64,6 +93,10 @@ class Delivery:
     state: DeliveryState = DeliveryState.PENDING
     last_status: int | None = None
     delivered_at: float | None = None
+    created_at: float = 0.0
+    #: The delivery this one re-sends (``POST /deliveries/{id}/redeliver``, ``.../recover``).
+    redelivery_of: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
 
     def move(self, what: str) -> DeliveryState:
         """Apply one transition of :data:`TRANSITIONS`, or raise :class:`IllegalTransition`."""
@@ -79,6 +112,19 @@ class Delivery:
     @property
     def finished(self) -> bool:
         return self.state in FINAL_STATES
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "endpoint_id": self.endpoint.id,
+            "event_id": self.event_id,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "next_attempt_at": self.due_at if self.state is DeliveryState.PENDING else None,
+            "delivered_at": self.delivered_at,
+            "redelivery_of": self.redelivery_of,
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
 
     def request(self, now: float) -> tuple[str, dict[str, str], bytes]:
         """URL, headers and body of the next attempt, signed at ``now`` (like Stripe, per try)."""

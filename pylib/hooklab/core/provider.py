@@ -8,18 +8,23 @@ the time takes ``now`` (Unix seconds live, seconds since the start in a simulati
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from hooklab.core.contract import FINAL_STATUSES, check_webhook_url, encode_event, event_type, redact_url
-from hooklab.core.delivery import Delivery, DeliveryState, Endpoint
+from hooklab.core.delivery import Attempt, Delivery, DeliveryState, Endpoint
 from hooklab.core.errors import ApiError
+from hooklab.core.retry import POLICIES, RetryPolicy, retry_policy
 
-#: Seconds to wait before retry 1, 2, ...; after the last one a delivery is given up.
-DEFAULT_RETRY_SCHEDULE = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: Seconds to wait before retry 1, 2, ...; after the last one a delivery is given up (``fast``).
+DEFAULT_RETRY_SCHEDULE = POLICIES["fast"].waits_s
+#: Statuses whose ``Retry-After`` B obeys (RFC 9110: 503; RFC 6585: 429).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
@@ -80,11 +85,38 @@ class Change:
     event_id: str
 
 
+class ProviderStore(Protocol):
+    """Durable memory for B (:mod:`hooklab.live.provider_store`): the core writes every change
+    through it, inside :meth:`transaction`, and reads it all back with :meth:`load` on start."""
+
+    def transaction(self) -> contextlib.AbstractContextManager: ...
+
+    def save_payment(self, payment: dict) -> None: ...
+
+    def save_event(self, event: dict) -> None: ...
+
+    def save_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def save_delivery(self, delivery: Delivery) -> None: ...
+
+    def save_settlement(self, payment_id: str, due: float, outcome: str) -> None: ...
+
+    def remove_settlement(self, payment_id: str) -> None: ...
+
+    def load(self) -> dict: ...
+
+
 class PaymentProvider:
     """System B's state and rules. Every method takes or reads time; none waits for it.
 
     Drive it by calling :meth:`settle_due` and :meth:`deliveries_due` at :meth:`next_wakeup`,
     and report each delivery attempt's outcome to :meth:`delivery_finished`, always passing ``now``.
+
+    ``retry_schedule``: a policy name of :data:`hooklab.core.retry.POLICIES` (``fast``, ``svix``,
+    ...), a :class:`~hooklab.core.retry.RetryPolicy`, or a list of waits. ``jitter`` spreads each
+    wait by up to that fraction. ``max_in_flight``: attempts in flight per endpoint at most (None:
+    no limit); each endpoint has its own queue, so a dead endpoint never holds up a healthy one.
+    ``store``: write everything through to durable memory, and start from what it holds.
     """
 
     def __init__(
@@ -92,16 +124,32 @@ class PaymentProvider:
         *,
         seed: int = 0,
         settlement: SettlementModel | None = None,
-        retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+        retry_schedule: str | Sequence[float] | RetryPolicy = "fast",
         seeded_ids: bool = False,
+        jitter: float = 0.0,
+        max_in_flight: int | None = None,
+        store: ProviderStore | None = None,
     ) -> None:
+        if not 0 <= jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {jitter}")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1 or None, got {max_in_flight}")
+        if store is not None and seeded_ids:
+            raise ValueError("seeded ids with a durable store would hand out the same ids again after "
+                             "a restart: use one or the other")  # fmt: skip
         self.seeded_ids = seeded_ids
         self.rng = random.Random(seed)
         # settlements draw from their own stream, so a seed fixes the workload whatever else draws
         # ids (registering a webhook endpoint must not change when payments settle)
         self.settle_rng = random.Random(f"settlement-{seed}")
+        self.jitter_rng = random.Random(f"jitter-{seed}")
         self.settlement = settlement or SettlementModel()
-        self.retry_schedule = tuple(retry_schedule)
+        self.policy = retry_policy(retry_schedule)
+        self.retry_schedule = self.policy.waits_s
+        self.jitter = jitter
+        self.max_in_flight = max_in_flight
+        self.store = store
+        self._atomic = store.transaction if store is not None else contextlib.nullcontext
         self.payments: dict[str, Payment] = {}
         self.events: list[dict] = []
         self._event_index: dict[str, int] = {}  # event id -> position in events (list_events)
@@ -109,8 +157,12 @@ class PaymentProvider:
         self.endpoints: dict[str, Endpoint] = {}
         self.deliveries: dict[str, Delivery] = {}
         self._settle_queue: list[tuple[float, int, str, str]] = []  # (due, seq, payment_id, status)
-        self._delivery_queue: list[tuple[float, int, str]] = []  # (due, seq, delivery_id)
+        # one queue per endpoint: (due, seq, delivery_id); and how many of its attempts are in flight
+        self._queues: dict[str, list[tuple[float, int, str]]] = {}
+        self._in_flight: dict[str, int] = {}
         self._seq = 0
+        if store is not None:
+            self._restore(store.load())
 
     def _new_id(self, prefix: str) -> str:
         # unique across processes by default (a restarted B must not hand out ids A already knows);
@@ -127,9 +179,14 @@ class PaymentProvider:
         """Create a ``pending`` payment at ``now``; with ``settle`` it settles by itself after a random delay."""
         payment = Payment(self._new_id("pay"), amount, currency, "pending", 1, now, now)
         self.payments[payment.id] = payment
-        if settle:
-            delay, outcome = self.settlement.draw(self.settle_rng)
-            heapq.heappush(self._settle_queue, (now + delay, self._next_seq(), payment.id, outcome))
+        with self._atomic():
+            if settle:
+                delay, outcome = self.settlement.draw(self.settle_rng)
+                heapq.heappush(self._settle_queue, (now + delay, self._next_seq(), payment.id, outcome))
+                if self.store is not None:
+                    self.store.save_settlement(payment.id, now + delay, outcome)
+            if self.store is not None:
+                self.store.save_payment(payment.to_dict())
         return payment.to_dict()
 
     def get_payment(self, payment_id: str) -> dict:
@@ -142,7 +199,9 @@ class PaymentProvider:
         return payment.to_dict()
 
     def update_status(self, payment_id: str, status: str, now: float) -> dict:
-        """Change a payment's status at ``now``: bump its version, record the change, emit an event."""
+        """Change a payment's status at ``now``: bump its version, record the change, emit an event,
+        and plan its deliveries: all in one transaction with a store (the transactional outbox:
+        there is never a change without its event, nor an event without its deliveries)."""
         payment = self.payments[payment_id]
         payment.status = status
         payment.version += 1
@@ -153,11 +212,20 @@ class PaymentProvider:
             "created": now,
             "data": {"object": payment.to_dict()},
         }
+        self._add_event(event)
+        with self._atomic():
+            if self.store is not None:
+                self.store.save_payment(payment.to_dict())
+                self.store.save_event(event)
+            self._enqueue_deliveries(event, now)
+        return event
+
+    def _add_event(self, event: dict) -> None:
         self._event_index[event["id"]] = len(self.events)
         self.events.append(event)
-        self.changes.append(Change(payment.id, payment.version, status, now, event["id"]))
-        self._enqueue_deliveries(event, now)
-        return event
+        payment = event["data"]["object"]
+        self.changes.append(Change(payment["id"], payment["version"], payment["status"], event["created"],
+                                   event["id"]))  # fmt: skip
 
     def settle_due(self, now: float) -> list[dict]:
         """Settle every payment whose time has come by ``now``; return the events this made."""
@@ -165,7 +233,10 @@ class PaymentProvider:
         while self._settle_queue and self._settle_queue[0][0] <= now:
             due, _, payment_id, outcome = heapq.heappop(self._settle_queue)
             # stamped with its due time, however late the driver calls: the ground truth stays exact
-            events.append(self.update_status(payment_id, outcome, due))
+            with self._atomic():
+                events.append(self.update_status(payment_id, outcome, due))
+                if self.store is not None:
+                    self.store.remove_settlement(payment_id)
         return events
 
     # --- webhooks -----------------------------------------------------------------------
@@ -181,59 +252,205 @@ class PaymentProvider:
             self.rng.getrandbits(192)  # a seed's ids stay the same wherever the secret comes from
         endpoint = Endpoint(self._new_id("we"), url, secret or "whsec_" + secrets.token_hex(24))
         self.endpoints[endpoint.id] = endpoint
+        self._queues[endpoint.id] = []
+        self._in_flight[endpoint.id] = 0
+        if self.store is not None:
+            with self._atomic():
+                self.store.save_endpoint(endpoint)
         return endpoint.to_dict()
 
     def list_endpoints(self) -> list[dict]:
         """Registered endpoints, oldest first, without their secrets (B shows a secret only once) and
-        with any credentials in their URLs redacted."""
-        return [{"id": e.id, "url": redact_url(e.url)} for e in self.endpoints.values()]
+        with any credentials in their URLs redacted; ``enabled`` false once B stopped trying one."""
+        return [self._public(e) for e in self.endpoints.values()]
+
+    @staticmethod
+    def _public(e: Endpoint) -> dict:
+        return {
+            "id": e.id,
+            "url": redact_url(e.url),
+            "enabled": e.enabled,
+            "disabled_reason": e.disabled_reason,
+        }
+
+    def endpoint(self, endpoint_id: str) -> Endpoint:
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise ApiError(404, "not_found", f"no webhook endpoint {endpoint_id!r}; "
+                           "GET /webhook-endpoints lists them")  # fmt: skip
+        return endpoint
 
     def _enqueue_deliveries(self, event: dict, now: float) -> None:
         if not self.endpoints:
             return
         body = encode_event(event)
         for endpoint in self.endpoints.values():
-            delivery = Delivery(self._new_id("dlv"), endpoint, event["id"], body, due_at=now)
-            self.deliveries[delivery.id] = delivery
-            heapq.heappush(self._delivery_queue, (now, self._next_seq(), delivery.id))
+            self._new_delivery(endpoint, event["id"], body, now)
+
+    def _new_delivery(self, endpoint: Endpoint, event_id: str, body: bytes, now: float,
+                      redelivery_of: str | None = None) -> Delivery:  # fmt: skip
+        delivery = Delivery(self._new_id("dlv"), endpoint, event_id, body, due_at=now, created_at=now,
+                            redelivery_of=redelivery_of)  # fmt: skip
+        self.deliveries[delivery.id] = delivery
+        if endpoint.enabled:
+            heapq.heappush(self._queues[endpoint.id], (now, self._next_seq(), delivery.id))
+        else:  # kept, so that a recovery can send it once the endpoint is back
+            delivery.move("endpoint_disabled")
+        if self.store is not None:
+            self.store.save_delivery(delivery)
+        return delivery
 
     def deliveries_due(self, now: float) -> list[Delivery]:
-        """Deliveries whose (re)try is due at ``now``; they are in flight until reported back."""
+        """Deliveries whose (re)try is due at ``now``, at most ``max_in_flight`` per endpoint in
+        flight; they are in flight until reported back."""
         due = []
-        while self._delivery_queue and self._delivery_queue[0][0] <= now:
-            _, _, delivery_id = heapq.heappop(self._delivery_queue)
-            delivery = self.deliveries[delivery_id]
-            delivery.move("due")
-            due.append(delivery)
+        limit = self.max_in_flight
+        for endpoint_id, queue in self._queues.items():
+            while queue and queue[0][0] <= now:
+                if limit is not None and self._in_flight[endpoint_id] >= limit:
+                    break
+                _, _, delivery_id = heapq.heappop(queue)
+                delivery = self.deliveries[delivery_id]
+                delivery.move("due")
+                self._in_flight[endpoint_id] += 1
+                due.append(delivery)
         return due
 
-    def delivery_finished(self, delivery: Delivery, status: int | None, now: float) -> None:
-        """Report one attempt that ended at ``now``: any 2xx delivers it; anything else (or
-        ``None``, no answer) schedules a retry, or gives up when the schedule is used up.
+    def delivery_finished(
+        self,
+        delivery: Delivery,
+        status: int | None,
+        now: float,
+        *,
+        started_at: float | None = None,
+        retry_after_s: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Report one attempt that ended at ``now``: any 2xx delivers it; ``410 Gone`` disables the
+        endpoint; anything else (or ``None``, no answer) schedules a retry ``policy`` waits after
+        ``now`` (longer if A asked so with ``Retry-After`` on a 429 or 503), or gives up when the
+        schedule is used up. An endpoint failing for the policy's ``disable_after_s`` is disabled.
 
         Raises :class:`~hooklab.core.delivery.IllegalTransition` for a delivery not in flight.
         """
-        if status is not None and 200 <= status < 300:
+        endpoint = delivery.endpoint
+        ok = status is not None and 200 <= status < 300
+        wait = None if ok else self.policy.wait_s(delivery.attempt + 1, self.jitter_rng, self.jitter)
+        if ok:
             delivery.move("succeeded")
             delivery.delivered_at = now
-        elif delivery.attempt + 1 > len(self.retry_schedule):
+        elif wait is None or status == 410 or not endpoint.enabled:
             delivery.move("gave_up")
         else:
             delivery.move("failed")
         delivery.attempt += 1
         delivery.last_status = status
-        if delivery.state is DeliveryState.PENDING:
-            delivery.due_at = now + self.retry_schedule[delivery.attempt - 1]
-            heapq.heappush(self._delivery_queue, (delivery.due_at, self._next_seq(), delivery.id))
+        delivery.attempts.append(Attempt(delivery.attempt, now if started_at is None else started_at, now,
+                                         status, error))  # fmt: skip
+        self._in_flight[endpoint.id] -= 1
+        with self._atomic():
+            if delivery.state is DeliveryState.PENDING:
+                if status in RETRY_AFTER_STATUSES and retry_after_s is not None:
+                    wait = max(wait, retry_after_s)
+                delivery.due_at = now + wait
+                heapq.heappush(self._queues[endpoint.id], (delivery.due_at, self._next_seq(), delivery.id))
+            if self.store is not None:
+                self.store.save_delivery(delivery)
+            self._endpoint_health(endpoint, ok, status, now)
+
+    def _endpoint_health(self, endpoint: Endpoint, ok: bool, status: int | None, now: float) -> None:
+        if ok:
+            if endpoint.failing_since is not None:
+                endpoint.failing_since = None
+                self._save_endpoint(endpoint)
+            return
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+        limit = self.policy.disable_after_s
+        if status == 410:
+            self.disable_endpoint(endpoint.id, "the endpoint answered 410 Gone")
+        elif endpoint.enabled and limit is not None and now - endpoint.failing_since >= limit:
+            self.disable_endpoint(endpoint.id, f"failing for {now - endpoint.failing_since:.0f} s "
+                                  f"(policy {self.policy.name}: {limit:g} s)")  # fmt: skip
+        else:
+            self._save_endpoint(endpoint)
+
+    def _save_endpoint(self, endpoint: Endpoint) -> None:
+        if self.store is not None:
+            self.store.save_endpoint(endpoint)
+
+    def disable_endpoint(self, endpoint_id: str, reason: str) -> None:
+        """Stop trying an endpoint: its waiting deliveries fail, later events are kept as failed
+        deliveries (a recovery sends them)."""
+        endpoint = self.endpoint(endpoint_id)
+        with self._atomic():
+            endpoint.enabled = False
+            endpoint.disabled_reason = reason
+            queue = self._queues[endpoint_id]
+            while queue:
+                delivery = self.deliveries[heapq.heappop(queue)[2]]
+                delivery.move("endpoint_disabled")
+                if self.store is not None:
+                    self.store.save_delivery(delivery)
+            self._save_endpoint(endpoint)
+
+    # --- recovery -----------------------------------------------------------------------
+    def endpoint_deliveries(self, endpoint_id: str) -> list[dict]:
+        """Every delivery to one endpoint, oldest first, with its attempts (GitHub and Svix show these)."""
+        self.endpoint(endpoint_id)
+        return [d.to_dict() for d in self.deliveries.values() if d.endpoint.id == endpoint_id]
+
+    def redeliver(self, delivery_id: str, now: float) -> dict:
+        """Send a delivery's event again, as a new delivery now (GitHub's redelivery)."""
+        old = self.deliveries.get(delivery_id)
+        if old is None:
+            raise ApiError(404, "not_found", f"no delivery {delivery_id!r}; "
+                           "GET /webhook-endpoints/{id}/deliveries lists them")  # fmt: skip
+        if not old.endpoint.enabled:
+            raise ApiError(409, "endpoint_disabled",
+                           f"endpoint {old.endpoint.id} is disabled ({old.endpoint.disabled_reason}); "
+                           f"POST /webhook-endpoints/{old.endpoint.id}/recover enables it and re-sends "
+                           "what failed")  # fmt: skip
+        with self._atomic():
+            delivery = self._new_delivery(old.endpoint, old.event_id, old.body, now, redelivery_of=old.id)
+        return delivery.to_dict()
+
+    def recover(self, endpoint_id: str, since: float, now: float) -> dict:
+        """Enable the endpoint again and re-send every event whose delivery to it failed and was
+        made at or after ``since`` (Svix's recovery); ``{"recovering": n}``."""
+        endpoint = self.endpoint(endpoint_id)
+        with self._atomic():
+            endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
+            self._save_endpoint(endpoint)
+            delivered = {d.event_id for d in self.deliveries.values()
+                         if d.endpoint is endpoint and d.state is not DeliveryState.FAILED}  # fmt: skip
+            failed = [d for d in list(self.deliveries.values())
+                      if d.endpoint is endpoint and d.state is DeliveryState.FAILED and d.created_at >= since
+                      and d.event_id not in delivered]  # fmt: skip
+            seen: set[str] = set()
+            for old in failed:
+                if old.event_id not in seen:
+                    seen.add(old.event_id)
+                    self._new_delivery(endpoint, old.event_id, old.body, now, redelivery_of=old.id)
+        return {"recovering": len(seen), "endpoint": self._public(endpoint)}
 
     def next_wakeup(self) -> float | None:
-        """When something is next due (a settlement or a delivery), or ``None`` if nothing is."""
-        times = [q[0][0] for q in (self._settle_queue, self._delivery_queue) if q]
+        """When something is next due (a settlement or a delivery with room in its endpoint's
+        flight), or ``None`` if nothing is."""
+        times = [self._settle_queue[0][0]] if self._settle_queue else []
+        limit = self.max_in_flight
+        for endpoint_id, queue in self._queues.items():
+            if queue and (limit is None or self._in_flight[endpoint_id] < limit):
+                times.append(queue[0][0])
         return min(times) if times else None
 
     # --- reading ------------------------------------------------------------------------
     def list_events(self, after: str | None = None, limit: int = 100) -> list[dict]:
         """Events in creation order, those after event id ``after`` (a changes feed)."""
+        return self.events_page(after, limit)[0]
+
+    def events_page(self, after: str | None = None, limit: int = 100) -> tuple[list[dict], bool]:
+        """Up to ``limit`` events after ``after``, and whether more follow (``has_more``)."""
         start = 0
         if after is not None:
             # a dict lookup, not a scan: a feed reader calls this every few seconds (sim.strategies.Feed)
@@ -245,7 +462,7 @@ class PaymentProvider:
                     f"no event with id {after!r}; omit 'after' to start from the first",
                 )
             start = position + 1
-        return self.events[start : start + limit]
+        return self.events[start : start + limit], start + limit < len(self.events)
 
     def snapshot(self) -> dict[str, dict]:
         """Every payment as B knows it: ``{id: payment_dict}``."""
@@ -253,3 +470,31 @@ class PaymentProvider:
 
     def all_settled(self) -> bool:
         return all(p.status in FINAL_STATUSES for p in self.payments.values())
+
+    # --- restart ------------------------------------------------------------------------
+    def _restore(self, saved: dict) -> None:
+        """Start from what the store kept: payments, events, endpoints, settlements still to come, and
+        every delivery not finished (one in flight at the crash is sent again: at least once)."""
+        for p in saved["payments"]:
+            self.payments[p["id"]] = Payment(p["id"], p["amount"], p["currency"], p["status"], p["version"],
+                                             p["created_at"], p["updated_at"])  # fmt: skip
+        for event in saved["events"]:
+            self._add_event(event)
+        for endpoint in saved["endpoints"]:
+            self.endpoints[endpoint.id] = endpoint
+            self._queues[endpoint.id] = []
+            self._in_flight[endpoint.id] = 0
+        for payment_id, due, outcome in saved["settlements"]:
+            heapq.heappush(self._settle_queue, (due, self._next_seq(), payment_id, outcome))
+        for row in saved["deliveries"]:
+            delivery = Delivery(row["id"], self.endpoints[row["endpoint_id"]], row["event_id"], row["body"],
+                                row["due_at"], row["attempt"], DeliveryState(row["state"]), row["last_status"],
+                                row["delivered_at"], row["created_at"], row["redelivery_of"],
+                                [Attempt(a["attempt"], a["started_at"], a["ended_at"], a["status"], a["error"]) for a in row["attempts"]])  # fmt: skip
+            if delivery.state is DeliveryState.IN_FLIGHT:
+                delivery.state = DeliveryState.PENDING
+            self.deliveries[delivery.id] = delivery
+            if delivery.state is DeliveryState.PENDING:
+                heapq.heappush(
+                    self._queues[delivery.endpoint.id], (delivery.due_at, self._next_seq(), delivery.id)
+                )

@@ -5,7 +5,13 @@ Two ways to learn that a payment settled:
 - pull: :class:`PollSchedule` says which payments to ``GET`` when; :meth:`Shop.apply` takes
   each answer and says whether it was news;
 - push: :meth:`Shop.receive_webhook` takes a raw webhook request (bytes and headers) and returns
-  the reply, after checking the signature, the size, the JSON and duplicates.
+  the reply, after checking the signature, the size, the JSON and duplicates. The event goes to
+  the *inbox* (its id is remembered for ``retention_s``); with ``defer`` it waits there for a
+  worker (:meth:`Shop.pending_events`, :meth:`Shop.apply_event`), so A can answer at once;
+  without, it is applied before the answer.
+
+Whatever way a payment is learned to have succeeded, A *fulfils* it (ships the order) in the same
+step, exactly once: :attr:`Shop.fulfilments`.
 
 No sockets, no threads, no sleeping, no clock: every method that needs the time takes ``now``.
 :mod:`hooklab.live.shop_app` and :mod:`hooklab.sim` drive it. What A must remember across a crash
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+from collections import Counter
 from collections.abc import Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -45,17 +52,48 @@ class WebhookReply:
     news: bool | None
 
 
+#: How long A remembers an event id by default: longer than any sender's retry window here (Stripe
+#: retries for 3 days, Standard Webhooks' schedule spans 3.6 days, Svix disables after 5), so a
+#: genuine retry always finds its id. A shorter memory lets a late retry be applied twice.
+INBOX_RETENTION_S = 7 * 86400.0
+
+
 class ShopStore(Protocol):
     """Durable memory for A: what :class:`Shop` keeps when it is given a store."""
 
     payments: MutableMapping[str, dict]
     processed_events: MutableSet[str]
+    fulfilments: MutableMapping[str, float]
+    inbox: MutableMapping[str, tuple[dict, str, float]]
+    meta: MutableMapping[str, str]
 
     def webhook_secrets(self) -> list[str]: ...
 
     def add_webhook_secret(self, secret: str) -> None: ...
 
     def transaction(self) -> contextlib.AbstractContextManager: ...
+
+    def remember_event(self, event_id: str, at: float) -> None: ...
+
+    def forget_events_before(self, cutoff: float) -> int: ...
+
+
+class _MemoryEvents:
+    """Event ids with when each was first accepted: the in-memory inbox's memory."""
+
+    def __init__(self, ids: MutableSet[str]) -> None:
+        self.ids = ids
+        self.at: dict[str, float] = {}
+
+    def remember_event(self, event_id: str, at: float) -> None:
+        self.at.setdefault(event_id, at)
+
+    def forget_events_before(self, cutoff: float) -> int:
+        old = [e for e, t in self.at.items() if t < cutoff]
+        for event_id in old:
+            del self.at[event_id]
+            self.ids.discard(event_id)
+        return len(old)
 
 
 class Shop:
@@ -67,16 +105,28 @@ class Shop:
         webhook_secrets: Sequence[str] = (),
         tolerance_s: int = 300,
         store: ShopStore | None = None,
+        defer: bool = False,
+        retention_s: float = INBOX_RETENTION_S,
     ) -> None:
         self.store = store
+        self.defer = defer
+        self.retention_s = retention_s
         # business state: in memory by default (the simulation), or durable in SQLite (live A)
         self.payments: MutableMapping[str, dict] = store.payments if store else {}
         self.processed_events: MutableSet[str] = store.processed_events if store else set()
+        self.fulfilments: MutableMapping[str, float] = store.fulfilments if store else {}
+        # accepted, not yet applied: {event_id: (event, via, received_at)}, in arrival order
+        self.inbox: MutableMapping[str, tuple[dict, str, float]] = store.inbox if store else {}
+        #: small durable values: the reconciliation cursor
+        self.meta: MutableMapping[str, str] = store.meta if store else {}
+        self._events = store if store else _MemoryEvents(self.processed_events)
         self.webhook_secrets: list[str] = store.webhook_secrets() if store else []
         self._atomic = store.transaction if store else contextlib.nullcontext
         for secret in webhook_secrets:
             self.add_webhook_secret(secret)
         self.observations: list[Observation] = []  # the experiment's record, not business state
+        self.applications: Counter[str] = Counter()  # event id -> times applied (should be 1)
+        self.fulfil_count: Counter[str] = Counter()  # payment id -> times fulfilled (should be 1)
         self.tolerance_s = tolerance_s
         self.rejections: list[tuple[float, str]] = []  # (time, reason): what was refused, for the notebooks
 
@@ -90,9 +140,50 @@ class Shop:
         known = self.payments.get(payment["id"])
         if known is not None and payment["version"] <= known["version"]:
             return False
-        self.payments[payment["id"]] = dict(payment)
+        with self._atomic():  # the payment and its fulfilment together, or neither
+            self.payments[payment["id"]] = dict(payment)
+            if payment["status"] == "succeeded" and payment["id"] not in self.fulfilments:
+                self.fulfilments[payment["id"]] = now
+                self.fulfil_count[payment["id"]] += 1
         self.observations.append(Observation(payment["id"], payment["version"], payment["status"], now, via))
         return True
+
+    # --- the inbox ------------------------------------------------------------------------
+    def accept(self, event: dict, via: str, now: float) -> bool:
+        """Take a verified event (a webhook, or a page of ``GET /events`` when reconciling): ``False``
+        if A has it already (a duplicate); else it is remembered and applied, or with ``defer``
+        left in the inbox for :meth:`apply_event`."""
+        with self._atomic():  # remembered and applied (or queued) together, or neither (a crash between)
+            if event["id"] in self.processed_events:
+                return False
+            self.processed_events.add(event["id"])
+            self._events.remember_event(event["id"], now)
+            if self.defer:
+                self.inbox[event["id"]] = (event, via, now)
+            else:
+                self._applied(event["id"], event["data"]["object"], via, now)
+        return True
+
+    def pending_events(self) -> list[tuple[str, dict, str]]:
+        """``(event_id, event, via)`` of every event accepted and not yet applied, oldest first."""
+        return [(event_id, event, via) for event_id, (event, via, _) in self.inbox.items()]
+
+    def apply_event(self, event_id: str, payment: Mapping, now: float) -> bool:
+        """Apply an inbox event, with ``payment`` its snapshot (or the current state fetched from B,
+        with ``--on-event refetch``), and take it out of the inbox: one transaction. News -> True."""
+        with self._atomic():
+            _, via, _ = self.inbox.pop(event_id)
+            return self._applied(event_id, payment, via, now)
+
+    def _applied(self, event_id: str, payment: Mapping, via: str, now: float) -> bool:
+        self.applications[event_id] += 1
+        return self.apply(payment, via, now)
+
+    def forget_old_events(self, now: float) -> int:
+        """Forget event ids accepted over ``retention_s`` ago (the inbox cannot grow for ever);
+        returns how many. Keep ``retention_s`` above the sender's retry window (see
+        :data:`INBOX_RETENTION_S`)."""
+        return self._events.forget_events_before(now - self.retention_s)
 
     def pending_ids(self) -> list[str]:
         return sorted(pid for pid, p in self.payments.items() if p["status"] not in FINAL_STATUSES)
@@ -111,6 +202,10 @@ class Shop:
         if store is not None:
             self.payments = dict(self.payments)
             self.processed_events = set(self.processed_events)
+            self.fulfilments = dict(self.fulfilments)
+            self.inbox = dict(self.inbox)
+            self.meta = dict(self.meta)
+            self._events = _MemoryEvents(self.processed_events)
             self._atomic = contextlib.nullcontext
         return store
 
@@ -134,11 +229,11 @@ class Shop:
         except ApiError as err:
             self.rejections.append((now, err.code))
             return WebhookReply(err.status, err.to_dict(), None)
-        with self._atomic():  # marked processed and applied together, or neither (a crash between)
-            if event["id"] in self.processed_events:
-                return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
-            self.processed_events.add(event["id"])
-            news = self.apply(event["data"]["object"], "webhook", now)
+        seen = len(self.observations)
+        if not self.accept(event, "webhook", now):
+            return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
+        # news: A learned something (applied at once), or None while it waits in the inbox
+        news = None if self.defer else len(self.observations) > seen
         return WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
 
     def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:

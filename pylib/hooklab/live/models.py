@@ -92,6 +92,8 @@ class Endpoint(BaseModel):
 class EndpointView(BaseModel):
     id: str
     url: str = Field(description="credentials, if the URL has any, are shown as ***")
+    enabled: bool = Field(description="false once B stopped trying it (410 Gone, or failing too long)")
+    disabled_reason: str | None = Field(description="why B disabled it; null while enabled")
 
 
 class EndpointList(BaseModel):
@@ -111,6 +113,45 @@ class Event(BaseModel):
 
 class EventList(BaseModel):
     data: list[Event]
+    has_more: bool = Field(description="true: more events follow; ask again with after=<the last id>")
+
+
+class AttemptView(BaseModel):
+    attempt: int
+    started_at: float
+    ended_at: float
+    status: int | None = Field(description="A's HTTP status; null: no answer (refused, reset, timed out)")
+    error: str | None
+
+
+class DeliveryView(BaseModel):
+    id: str
+    endpoint_id: str
+    event_id: str
+    state: str = Field(description="pending, in_flight, delivered or failed")
+    created_at: float
+    next_attempt_at: float | None
+    delivered_at: float | None
+    redelivery_of: str | None = Field(description="the delivery this one re-sends, if any")
+    attempts: list[AttemptView]
+
+
+class DeliveryList(BaseModel):
+    data: list[DeliveryView]
+
+
+class RecoverRequest(BaseModel):
+    """``POST /webhook-endpoints/{id}/recover``: re-send what failed since a moment."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: float = Field(
+        ge=0, description="Unix seconds: failed deliveries made at or after this are re-sent"
+    )
+
+
+class RecoverAnswer(BaseModel):
+    recovering: int = Field(description="how many events are being sent again")
+    endpoint: EndpointView
 
 
 class Health(BaseModel):

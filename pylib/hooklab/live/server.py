@@ -245,6 +245,7 @@ ERROR_MEANINGS = {
     400: "malformed JSON (or, at A's webhook endpoint, a bad signature)",
     404: "no such payment, event or route",
     405: "method not allowed here (the Allow header lists those that are)",
+    409: "the delivery's endpoint is disabled: POST /webhook-endpoints/{id}/recover enables it",
     413: f"body over {MAX_BODY_BYTES} bytes",
     415: "a body declared as something other than JSON",
     422: "a field that is missing, unknown or invalid (the message names it)",

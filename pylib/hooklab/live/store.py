@@ -20,8 +20,14 @@ from pathlib import Path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY, at REAL);
 CREATE TABLE IF NOT EXISTS webhook_secrets (secret TEXT PRIMARY KEY, added INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,
+                                  event TEXT NOT NULL, via TEXT NOT NULL, received_at REAL NOT NULL);
+-- no UNIQUE on payment_id: exactly once is the code's promise, and GET /fulfilments shows it kept
+CREATE TABLE IF NOT EXISTS fulfilments (seq INTEGER PRIMARY KEY AUTOINCREMENT, payment_id TEXT NOT NULL,
+                                        fulfilled_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -79,16 +85,86 @@ class _EventIds(MutableSet):
         return self._store.execute("SELECT COUNT(*) FROM processed_events").fetchone()[0]
 
 
-class SqliteStore:
-    """Payments, processed event ids and webhook secrets in the SQLite file at ``path``.
+class _Table(MutableMapping):
+    """``{key: value}`` on one table's ``key`` and ``value`` columns (values through ``dump``/``load``),
+    iterated in insertion order."""
 
-    Opening the same file again (after a crash, a deploy) gives back everything committed. One
-    connection, shared by the threads of one :class:`~hooklab.live.shop_app.ShopService` under a lock.
+    def __init__(self, store: SqliteFile, table: str, key: str, columns: tuple[str, ...], dump, load) -> None:
+        self._store, self._table, self._key, self._columns = store, table, key, columns
+        self._dump, self._load = dump, load
+        order = "seq" if table != "meta" else "key"
+        cols = ", ".join(columns)
+        # the table and column names are ours, never a caller's
+        self._get = f"SELECT {cols} FROM {table} WHERE {key} = ?"  # noqa: S608
+        self._set = (f"INSERT INTO {table} ({key}, {cols}) VALUES (?{', ?' * len(columns)}) "  # noqa: S608
+                     f"ON CONFLICT({key}) DO UPDATE SET "
+                     + ", ".join(f"{c} = excluded.{c}" for c in columns))  # fmt: skip
+        self._all = f"SELECT {key} FROM {table} ORDER BY {order}"  # noqa: S608
+
+    def __getitem__(self, k: str):
+        row = self._store.execute(self._get, (k,)).fetchone()
+        if row is None:
+            raise KeyError(k)
+        return self._load(row)
+
+    def __setitem__(self, k: str, value) -> None:
+        self._store.execute(self._set, (k, *self._dump(value)))
+
+    def __delitem__(self, k: str) -> None:
+        if self._store.execute(f"DELETE FROM {self._table} WHERE {self._key} = ?", (k,)).rowcount == 0:  # noqa: S608
+            raise KeyError(k)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([row[0] for row in self._store.execute(self._all)])
+
+    def __len__(self) -> int:
+        return self._store.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()[0]  # noqa: S608
+
+
+class _Fulfilments(MutableMapping):
+    """``{payment_id: fulfilled_at}`` over the ``fulfilments`` log: a second row for one payment
+    (which A must never write) shows up in :meth:`rows` and in ``GET /fulfilments``."""
+
+    def __init__(self, store: SqliteFile) -> None:
+        self._store = store
+
+    def rows(self) -> list[tuple[str, float]]:
+        return list(self._store.execute("SELECT payment_id, fulfilled_at FROM fulfilments ORDER BY seq"))
+
+    def __getitem__(self, payment_id: str) -> float:
+        row = self._store.execute("SELECT MIN(fulfilled_at) FROM fulfilments WHERE payment_id = ?",
+                                  (payment_id,)).fetchone()  # fmt: skip
+        if row[0] is None:
+            raise KeyError(payment_id)
+        return row[0]
+
+    def __setitem__(self, payment_id: str, at: float) -> None:
+        self._store.execute(
+            "INSERT INTO fulfilments (payment_id, fulfilled_at) VALUES (?, ?)", (payment_id, at)
+        )
+
+    def __delitem__(self, payment_id: str) -> None:  # pragma: no cover - a shipped order stays shipped
+        raise TypeError("a fulfilment cannot be undone")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(
+            [r[0] for r in self._store.execute("SELECT DISTINCT payment_id FROM fulfilments ORDER BY seq")]
+        )
+
+    def __len__(self) -> int:
+        return self._store.execute("SELECT COUNT(DISTINCT payment_id) FROM fulfilments").fetchone()[0]
+
+
+class SqliteFile:
+    """One SQLite file, made only its owner's, with ``schema`` applied, shared by threads under a lock.
+
+    :meth:`transaction` makes what runs inside it one atomic step. A's store (below) and B's
+    (:mod:`hooklab.live.provider_store`) are both this.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, schema: str) -> None:
         self.path = Path(path)
-        # the file holds A's signing secret: only its owner may read it (SQLite gives the -wal
+        # the file may hold a signing secret: only its owner may read it (SQLite gives the -wal
         # and -shm files it makes beside it the same mode)
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         os.chmod(self.path, 0o600)
@@ -100,9 +176,7 @@ class SqliteStore:
             # NORMAL in WAL mode: a commit survives the process crashing (what the demos show); only
             # an OS crash or power cut may lose the last commits. FULL would fsync every write.
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-        self.payments: MutableMapping[str, dict] = _Payments(self)
-        self.processed_events: MutableSet[str] = _EventIds(self)
+            self._conn.executescript(schema)
 
     def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -127,6 +201,39 @@ class SqliteStore:
             finally:
                 self._in_transaction = False
 
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class SqliteStore(SqliteFile):
+    """Payments, processed event ids and webhook secrets in the SQLite file at ``path``.
+
+    Opening the same file again (after a crash, a deploy) gives back everything committed. One
+    connection, shared by the threads of one :class:`~hooklab.live.shop_app.ShopService` under a lock.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, _SCHEMA)
+        self.payments: MutableMapping[str, dict] = _Payments(self)
+        self.processed_events: MutableSet[str] = _EventIds(self)
+        self.fulfilments = _Fulfilments(self)
+        self.inbox: MutableMapping[str, tuple[dict, str, float]] = _Table(
+            self, "inbox", "id", ("event", "via", "received_at"),
+            lambda v: (json.dumps(v[0]), v[1], v[2]), lambda row: (json.loads(row[0]), row[1], row[2]),
+        )  # fmt: skip
+        self.meta: MutableMapping[str, str] = _Table(self, "meta", "key", ("value",), lambda v: (v,),
+                                                     lambda row: row[0])  # fmt: skip
+
+    def remember_event(self, event_id: str, at: float) -> None:
+        self.execute("UPDATE processed_events SET at = ? WHERE id = ? AND at IS NULL", (at, event_id))
+
+    def forget_events_before(self, cutoff: float) -> int:
+        """Forget processed event ids accepted before ``cutoff`` (none still waiting in the inbox)."""
+        return self.execute(
+            "DELETE FROM processed_events WHERE at < ? AND id NOT IN (SELECT id FROM inbox)", (cutoff,)
+        ).rowcount
+
     def webhook_secrets(self) -> list[str]:
         """Trusted signing secrets, oldest first."""
         return [row[0] for row in self.execute("SELECT secret FROM webhook_secrets ORDER BY added, secret")]
@@ -139,7 +246,3 @@ class SqliteStore:
             self._conn.execute(
                 "INSERT OR IGNORE INTO webhook_secrets (secret, added) VALUES (?, ?)", (secret, added)
             )
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
