@@ -126,10 +126,13 @@ def cmd_consumer(args: argparse.Namespace) -> int:
 
     from hooklab.live.shop_app import ShopService
 
-    public_url = f"http://127.0.0.1:{args.port}"
+    listen_url = f"http://127.0.0.1:{args.port}"
+    # behind a proxy or a tunnel B reaches A at another URL than the one A listens on
+    public_url = args.public_url or listen_url
     service = ShopService(
-        args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db
-    )
+        args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
+        ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work,
+    )  # fmt: skip
     if not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
         if args.mode == "webhook" and not service.core.webhook_secrets:
@@ -140,10 +143,12 @@ def cmd_consumer(args: argparse.Namespace) -> int:
             service.close()
             return 1
         print(f"warning: System B at {args.provider} is not answering yet; {start_b}", file=sys.stderr)
+    reached = f" (B reaches it at {public_url})" if public_url != listen_url else ""
+    every = f", reconciling every {args.reconcile:g} s" if args.reconcile else ""
     print(
-        f"System A (shop) in {args.mode} mode on {public_url}, provider {args.provider}. "
-        f'Create a payment with: curl -X POST {public_url}/orders -H "Content-Type: application/json" '
-        f'-d \'{{"amount": 1999, "currency": "eur"}}\' (or open {public_url}/docs)',
+        f"System A (shop) in {args.mode} mode on {listen_url}{reached}, provider {args.provider}{every}. "
+        f'Create a payment with: curl -X POST {listen_url}/orders -H "Content-Type: application/json" '
+        f'-d \'{{"amount": 1999, "currency": "eur"}}\' (or open {listen_url}/docs)',
         file=sys.stderr,
     )
     try:
@@ -251,9 +256,30 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         default=None,
-        help="SQLite file where A keeps payments, processed event ids and its secret, so a restart "
-        "loses nothing (default: in memory)",
+        help="SQLite file where A keeps payments, its inbox of event ids, fulfilments, its secret and "
+        "its reconciliation cursor, so a restart loses nothing (default: in memory)",
     )
+    p.add_argument(
+        "--public-url", default=None,
+        help="the URL B must use to reach A (a proxy or tunnel in front of A); A registers it and still "
+        "listens on --port (default: http://127.0.0.1:PORT)",
+    )  # fmt: skip
+    p.add_argument(
+        "--reconcile", type=_positive_float, default=None, metavar="S",
+        help="every S seconds and at start-up, read B's GET /events after A's cursor, so nothing B "
+        "failed to deliver is lost; also re-registers if B forgot A (default: off)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ack", choices=("inbox", "inline"), default="inbox",
+        help="inbox: verify, store, answer 200, then apply in a worker; inline: apply before answering "
+        "(default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--on-event", choices=("apply", "refetch"), default="apply",
+        help="apply the event's snapshot, or treat it as a hint and GET the payment from B "
+        "(Stripe's advice) (default %(default)s)",
+    )  # fmt: skip
+    _option(p, "--work", float, 0.0, "seconds of work per event (a slow handler, for experiments)")
     _option(p, "--log-level", str, "info", "uvicorn log level")
 
 

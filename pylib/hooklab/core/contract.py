@@ -36,6 +36,8 @@ HEALTH_PATH = "/health"
 WEBHOOK_PATH = "/webhooks/payments"
 #: A's own checkout: A asks B for a payment.
 ORDERS_PATH = "/orders"
+#: The orders A shipped: one per succeeded payment.
+FULFILMENTS_PATH = "/fulfilments"
 
 # --- headers -------------------------------------------------------------------------------
 #: B's Stripe-style signature on every delivery: ``t=<unix>,v1=<hex>``.

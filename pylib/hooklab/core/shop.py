@@ -149,7 +149,7 @@ class Shop:
         return True
 
     # --- the inbox ------------------------------------------------------------------------
-    def accept(self, event: dict, via: str, now: float) -> bool:
+    def accept(self, event: dict, via: str, now: float, *, defer: bool | None = None) -> bool:
         """Take a verified event (a webhook, or a page of ``GET /events`` when reconciling): ``False``
         if A has it already (a duplicate); else it is remembered and applied, or with ``defer``
         left in the inbox for :meth:`apply_event`."""
@@ -158,7 +158,7 @@ class Shop:
                 return False
             self.processed_events.add(event["id"])
             self._events.remember_event(event["id"], now)
-            if self.defer:
+            if self.defer if defer is None else defer:
                 self.inbox[event["id"]] = (event, via, now)
             else:
                 self._applied(event["id"], event["data"]["object"], via, now)
@@ -217,7 +217,9 @@ class Shop:
             if self.store is not None:
                 self.store.add_webhook_secret(secret)
 
-    def receive_webhook(self, body: bytes, headers: Mapping[str, str], now: float) -> WebhookReply:
+    def receive_webhook(
+        self, body: bytes, headers: Mapping[str, str], now: float, *, defer: bool | None = None
+    ) -> WebhookReply:
         """Handle one webhook request from its raw bytes, arriving at ``now``. Never raises;
         nothing is stored on error.
 
@@ -230,10 +232,10 @@ class Shop:
             self.rejections.append((now, err.code))
             return WebhookReply(err.status, err.to_dict(), None)
         seen = len(self.observations)
-        if not self.accept(event, "webhook", now):
+        if not self.accept(event, "webhook", now, defer=defer):
             return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
         # news: A learned something (applied at once), or None while it waits in the inbox
-        news = None if self.defer else len(self.observations) > seen
+        news = None if (self.defer if defer is None else defer) else len(self.observations) > seen
         return WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
 
     def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:

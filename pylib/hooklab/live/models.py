@@ -154,6 +154,15 @@ class RecoverAnswer(BaseModel):
     endpoint: EndpointView
 
 
+class Fulfilment(BaseModel):
+    payment_id: str
+    fulfilled_at: float = Field(description="Unix seconds: when A shipped the order")
+
+
+class FulfilmentList(BaseModel):
+    data: list[Fulfilment]
+
+
 class Health(BaseModel):
     ok: bool
     system: str

@@ -2,7 +2,18 @@
 
 Routes: ``POST /webhooks/payments`` (B pushes events here), ``POST /orders`` (a customer checks
 out: A asks B for a payment), ``GET /payments`` and ``GET /payments/{id}`` (what A knows),
-``GET /health``. In ``poll`` mode a background thread polls B for every pending payment.
+``GET /fulfilments`` (the orders A shipped: one per succeeded payment), ``GET /health``.
+
+Background threads, each only when asked for:
+
+- the *poller* (``poll`` mode): polls B for every pending payment, resuming them after a restart;
+- the *worker* (``ack="inbox"``): the webhook handler only verifies, writes the event to the
+  inbox and answers; the worker applies inbox events, each in its own transaction, optionally
+  re-fetching the payment from B first (``on_event="refetch"``);
+- the *reconciler* (``reconcile_s``): at start-up and every ``reconcile_s`` seconds it reads
+  ``GET /events?after=<cursor>`` to the end (the cursor kept durably with ``db_path``) into the
+  inbox, so what B never delivered is learned anyway, and checks that B still knows A's endpoint
+  (registering again, once, if B forgot it, or recovering it if B disabled it).
 """
 
 from __future__ import annotations
@@ -18,7 +29,9 @@ from starlette.concurrency import run_in_threadpool
 
 from hooklab.core.clock import Clock
 from hooklab.core.contract import (
+    EVENTS_PATH,
     FINAL_STATUSES,
+    FULFILMENTS_PATH,
     HEALTH_PATH,
     ORDERS_PATH,
     PAYMENT_PATH,
@@ -31,7 +44,7 @@ from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
 from hooklab.live.client import logged_send
 from hooklab.live.clocks import WallClock
-from hooklab.live.models import Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
+from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
 from hooklab.live.server import documented, make_app, mark
 from hooklab.live.store import SqliteStore
 from hooklab.measure.requestlog import RequestLog
@@ -43,6 +56,12 @@ EVENT_SHAPE = (
     "with a Hooklab-Signature header t=<unix>,v1=<hex>"
 )
 MODES = SHOP_MODES
+#: ``ack``: answer after applying the event (``inline``) or after writing it to the inbox (``inbox``).
+ACKS = ("inline", "inbox")
+#: ``on_event``: apply the event's own snapshot, or treat it as a hint and fetch the payment from B.
+ON_EVENT = ("apply", "refetch")
+#: Events per reconciliation page.
+RECONCILE_PAGE = 100
 
 
 #: What ``/docs`` says of this system.
@@ -78,9 +97,21 @@ class ShopService:
         timeout_s: float = 5.0,
         db_path: str | Path | None = None,
         client: httpx.Client | None = None,
+        ack: str = "inline",
+        on_event: str = "apply",
+        reconcile_s: float | None = None,
+        work_s: float = 0.0,
+        retention_s: float | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if ack not in ACKS:
+            raise ValueError(f"ack must be one of {ACKS}, got {ack!r}")
+        if on_event not in ON_EVENT:
+            raise ValueError(f"on_event must be one of {ON_EVENT}, got {on_event!r}")
+        if reconcile_s is not None and not reconcile_s > 0:
+            raise ValueError(f"reconcile_s must be > 0 seconds or None, got {reconcile_s}")
+        self.ack, self.on_event, self.reconcile_s, self.work_s = ack, on_event, reconcile_s, work_s
         self.provider_url = provider_url.rstrip("/")
         self.mode = mode
         self.public_url = public_url
@@ -88,8 +119,11 @@ class ShopService:
         self.name = name
         # with a db_path A remembers payments, processed events and secrets across restarts
         self.store = SqliteStore(db_path) if db_path is not None else None
-        self.core = Shop(store=self.store)
+        extra = {} if retention_s is None else {"retention_s": retention_s}
+        self.core = Shop(store=self.store, defer=ack == "inbox", **extra)
         self.schedule = PollSchedule(interval_s)
+        for payment_id in self.core.pending_ids():  # a restarted poller carries on where it stopped
+            self.schedule.add(payment_id, self.clock.now())
         self.log = RequestLog(name)
         self.lock = threading.RLock()
         self._own_client = client is None
@@ -97,6 +131,9 @@ class ShopService:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._poller: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []  # the worker and the reconciler, while serving
+        self._inbox_wake = threading.Event()
+        self.registrations = 0  # how many times A registered its endpoint (a restarted B: once more)
         self.app = make_app(
             self,
             TITLE,
@@ -113,6 +150,7 @@ class ShopService:
             (ORDERS_PATH, self.order, "POST", 201, Payment, (502,)),
             (PAYMENTS_PATH, self.list_payments, "GET", 200, PaymentList, ()),
             (PAYMENT_PATH, self.get_payment, "GET", 200, Payment, ()),
+            (FULFILMENTS_PATH, self.list_fulfilments, "GET", 200, FulfilmentList, ()),
             (HEALTH_PATH, self.health, "GET", 200, Health, ()),
         ]
         # the webhook body is read raw and verified before parsing, so no model: describe it instead
@@ -163,7 +201,94 @@ class ShopService:
         endpoint = response.json()
         with self.lock:
             self.core.add_webhook_secret(endpoint["secret"])
+            self.core.meta["endpoint_url"] = base + WEBHOOK_PATH
+            self.registrations += 1
         return endpoint
+
+    def ensure_registered(self) -> str:
+        """Check that B knows A's endpoint: ``"ok"``; ``"registered"`` if B had forgotten it (a
+        restarted B without ``--db``) and A registered again; ``"recovered"`` if B had disabled it
+        and A asked B to re-send what failed since the last reconciliation; ``"unknown"`` if B did not
+        answer."""
+        url = self.core.meta.get("endpoint_url") or (
+            self.public_url.rstrip("/") + WEBHOOK_PATH if self.public_url else None
+        )
+        if url is None:
+            return "unknown"
+        response = logged_send(self.client, self.log, receiver="B", kind="view", method="GET",
+                               url=WEBHOOK_ENDPOINTS_PATH, clock=self.clock)  # fmt: skip
+        if response is None or response.status_code != 200:
+            return "unknown"
+        mine = [e for e in response.json()["data"] if e["url"] == url]
+        if not mine:
+            self.register_webhook(url.removesuffix(WEBHOOK_PATH))
+            return "registered"
+        if not any(e.get("enabled", True) for e in mine):
+            since = float(self.core.meta.get("reconciled_at", "0"))
+            logged_send(self.client, self.log, receiver="B", kind="recover", method="POST",
+                        url=f"{WEBHOOK_ENDPOINTS_PATH}/{mine[-1]['id']}/recover", clock=self.clock,
+                        json_body={"since": since})  # fmt: skip
+            return "recovered"
+        return "ok"
+
+    def reconcile_once(self) -> int | None:
+        """Read B's events after A's cursor to the end into the inbox; how many were new to A
+        (``None``: B did not answer). A cursor B does not know (a restarted in-memory B) starts
+        over from B's first event: the inbox drops what A has already."""
+        if self.mode == "webhook":
+            self.ensure_registered()
+        started = self.clock.now()
+        new = 0
+        while True:
+            cursor = self.core.meta.get("cursor")
+            url = f"{EVENTS_PATH}?limit={RECONCILE_PAGE}" + (f"&after={cursor}" if cursor else "")
+            response = logged_send(self.client, self.log, receiver="B", kind="reconcile", method="GET",
+                                   url=url, clock=self.clock)  # fmt: skip
+            if response is None:
+                return None
+            if response.status_code == 404 and cursor:
+                with self.lock:
+                    del self.core.meta["cursor"]
+                continue
+            if response.status_code != 200:
+                return None
+            page = response.json()
+            with self.lock, self.core._atomic():  # the page's events and the cursor move together
+                for event in page["data"]:
+                    new += self.core.accept(event, "reconcile", self.clock.now())
+                if page["data"]:
+                    self.core.meta["cursor"] = page["data"][-1]["id"]
+            self._inbox_wake.set()
+            if not page["has_more"]:
+                break
+        with self.lock:
+            self.core.meta["reconciled_at"] = repr(started)
+        return new
+
+    def fetch_payment(self, payment_id: str) -> dict | None:
+        """B's current state of one payment (``--on-event refetch``), or ``None`` if B did not answer."""
+        response = logged_send(self.client, self.log, receiver="B", kind="refetch", method="GET",
+                               url=f"/payments/{payment_id}", clock=self.clock)  # fmt: skip
+        return response.json() if response is not None and response.status_code == 200 else None
+
+    def work_once(self) -> int:
+        """Apply every event waiting in the inbox (the worker's step); how many were applied."""
+        with self.lock:
+            pending = self.core.pending_events()
+        done = 0
+        for event_id, event, _via in pending:
+            payment = event["data"]["object"]
+            if self.on_event == "refetch":
+                payment = self.fetch_payment(payment["id"])
+                if payment is None:
+                    break  # B is down: the event stays in the inbox for the next round
+            if self.work_s:
+                self._stop.wait(self.work_s)  # the work a real handler does (ship, e-mail, ...)
+            with self.lock:
+                if event_id in self.core.inbox:
+                    self.core.apply_event(event_id, payment, self.clock.now())
+                    done += 1
+        return done
 
     def poll_once(self, payment_id: str) -> bool | None:
         """``GET`` one payment from B and apply it. News -> ``True``; no answer -> ``None``."""
@@ -189,6 +314,39 @@ class ShopService:
     def snapshot(self) -> dict[str, dict]:
         with self.lock:
             return self.core.snapshot()
+
+    # --- background threads --------------------------------------------------------------
+    def _work_loop(self) -> None:
+        while not self._stop.is_set():
+            if self.work_once() == 0:
+                self._inbox_wake.wait(1.0)
+                self._inbox_wake.clear()
+                with self.lock:
+                    self.core.forget_old_events(self.clock.now())
+
+    def _reconcile_loop(self) -> None:
+        while not self._stop.is_set():
+            # B answered something unreadable or refused the registration: try again next round
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, ConnectionError):
+                self.reconcile_once()
+            self._stop.wait(self.reconcile_s)
+
+    def _start_threads(self) -> None:
+        self._stop.clear()
+        loops = [(self._work_loop, "hooklab-worker")] if self.ack == "inbox" else []
+        if self.reconcile_s is not None:
+            loops.append((self._reconcile_loop, "hooklab-reconciler"))
+        for target, name in loops:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _stop_threads(self) -> None:
+        self._stop.set()
+        self._inbox_wake.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
 
     # --- poller ---------------------------------------------------------------------------
     def _poll_loop(self) -> None:
@@ -222,6 +380,7 @@ class ShopService:
 
     def close(self) -> None:
         self.stop_poller()
+        self._stop_threads()
         if self._own_client:
             self.client.close()
         if self.store is not None:
@@ -233,23 +392,42 @@ class ShopService:
     async def _lifespan(self, app):
         # a restarted A with its SQLite file is still registered: registering again would make
         # B deliver every event twice
-        if self.mode == "webhook" and self.public_url and not self.core.webhook_secrets:
-            await run_in_threadpool(self.register_webhook)
+        if self.mode == "webhook" and self.public_url:
+            if not self.core.webhook_secrets:
+                await run_in_threadpool(self.register_webhook)
+            elif self.reconcile_s is None:  # the reconciler checks at once anyway
+                await run_in_threadpool(self.ensure_registered)
         if self.mode == "poll":
             self.start_poller()
+        self._start_threads()
         try:
             yield
         finally:
             await run_in_threadpool(self.stop_poller)
+            await run_in_threadpool(self._stop_threads)
 
     # --- routes ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> JSONResponse:
         """Where B delivers events. The raw body is verified before anything parses it."""
         mark(request, "webhook")
         body = await request.body()  # bounded by the body-limit middleware
+        if self.ack == "inline" and (self.work_s or self.on_event == "refetch"):
+            return await self._webhook_inline(request, body)
         with self.lock:
             reply = self.core.receive_webhook(body, request.headers, self.clock.now())
+        if reply.status == 200:
+            self._inbox_wake.set()
         mark(request, "webhook", reply.news)
+        return JSONResponse(reply.body, status_code=reply.status)
+
+    async def _webhook_inline(self, request: Request, body: bytes) -> JSONResponse:
+        """Do the work before answering (what notebook 05 measures against the inbox): the event is
+        verified and kept, then fetched or worked on, then applied, and only then answered."""
+        with self.lock:  # kept in the inbox while the work runs, so a crash in it loses nothing
+            reply = self.core.receive_webhook(body, request.headers, self.clock.now(), defer=True)
+        if reply.status == 200 and not reply.body["duplicate"]:
+            await run_in_threadpool(self.work_once)
+        mark(request, "webhook", None if reply.status != 200 else not reply.body["duplicate"])
         return JSONResponse(reply.body, status_code=reply.status)
 
     async def order(self, request: Request, body: PaymentRequest) -> dict:
@@ -280,6 +458,20 @@ class ShopService:
                 404, "not_found", f"A knows no payment {payment_id!r}; create one with POST /orders"
             )
         return payment
+
+    async def list_fulfilments(self, request: Request) -> dict:
+        """The orders A fulfilled (shipped): exactly one per succeeded payment, oldest first."""
+        mark(request, "view")
+        with self.lock:
+            rows = self.fulfilment_rows()
+        return {"data": [{"payment_id": pid, "fulfilled_at": at} for pid, at in rows]}
+
+    def fulfilment_rows(self) -> list[tuple[str, float]]:
+        """Every fulfilment A made, as ``(payment_id, fulfilled_at)``; a payment twice would be a bug."""
+        fulfilments = self.core.fulfilments
+        if hasattr(fulfilments, "rows"):
+            return fulfilments.rows()
+        return list(fulfilments.items())
 
     async def health(self, request: Request) -> dict:
         """Whether A is up, and how it learns (poll or webhook)."""

@@ -1,0 +1,375 @@
+"""Reliability: retry policies against their published numbers, B's per-endpoint queues, disabling,
+Retry-After, the recovery API, durable B, A's inbox, fulfilments, reconciliation and restarts.
+
+Each bad outcome is reproduced first (the test with the cure switched off), then shown cured.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import statistics
+import time
+
+import httpx
+import pytest
+
+from hooklab.core.delivery import DeliveryState
+from hooklab.core.provider import PaymentProvider, SettlementModel
+from hooklab.core.retry import MAX_RETRY_AFTER_S, POLICIES, parse_retry_after, retry_policy
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import wait_until
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
+
+H, MIN = 3600.0, 60.0
+QUICK = SettlementModel(mean_s=0.2, min_s=0.05, failure_share=0.0)
+
+
+# --- policies, against their published numbers ------------------------------------------------
+def test_svix_schedule_is_exactly_as_published():
+    # https://docs.svix.com/retries: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+    svix = POLICIES["svix"]
+    assert svix.waits_s == (5, 5 * MIN, 30 * MIN, 2 * H, 5 * H, 10 * H, 10 * H)
+    assert svix.attempts == 8
+    # "fails three times before eventually succeeding ... roughly 35 minutes and 5 seconds"
+    assert svix.attempt_offsets_s()[3] == 35 * MIN + 5
+    assert svix.disable_after_s == 5 * 86400
+
+
+def test_standard_webhooks_is_svix_then_14_20_24_hours():
+    assert POLICIES["standard"].waits_s == (*POLICIES["svix"].waits_s, 14 * H, 20 * H, 24 * H)
+
+
+def test_shopify_retries_8_times_within_4_hours_exponentially():
+    shopify = POLICIES["shopify"]
+    assert len(shopify.waits_s) == 8 and shopify.span_s <= 4 * H + 1e-6
+    assert all(b == pytest.approx(2 * a) for a, b in zip(shopify.waits_s, shopify.waits_s[1:], strict=False))
+    assert shopify.approximate
+
+
+def test_stripe_is_an_approximation_that_ends_at_three_days():
+    stripe = POLICIES["stripe"]
+    assert stripe.approximate and "approximation" in stripe.note
+    assert stripe.span_s == pytest.approx(3 * 86400)
+    assert all(b >= a for a, b in zip(stripe.waits_s[:6], stripe.waits_s[1:7], strict=False))
+
+
+def test_github_does_not_retry_and_fast_is_the_old_teaching_schedule():
+    assert POLICIES["github"].waits_s == () and POLICIES["github"].attempts == 1
+    assert POLICIES["fast"].waits_s == (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def test_a_policy_from_a_list_of_waits_and_a_clear_error_for_a_bad_name():
+    assert retry_policy("0.5, 1,2").waits_s == (0.5, 1.0, 2.0)
+    with pytest.raises(ValueError, match="unknown retry policy 'sivx'.*svix"):
+        retry_policy("sivx")
+
+
+def test_jitter_spreads_a_wait_within_its_bounds():
+    rng = random.Random(1)
+    waits = [POLICIES["svix"].wait_s(2, rng, 0.1) for _ in range(1000)]
+    assert 270 <= min(waits) < 280 and 320 < max(waits) <= 330
+    assert POLICIES["svix"].wait_s(8) is None  # the 8th attempt was the last
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_and_bounded():
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 30) == 30
+    assert parse_retry_after("99999999") == MAX_RETRY_AFTER_S
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+# --- B's core: waits, disabling, Retry-After, queues, recovery ---------------------------------
+def _b(**kw) -> tuple[PaymentProvider, str]:
+    b = PaymentProvider(seed=1, **kw)
+    endpoint = b.register_endpoint("http://127.0.0.1:9/x")["id"]
+    return b, endpoint
+
+
+def _event(b: PaymentProvider, now: float) -> None:
+    payment = b.create_payment(100, "eur", now, settle=False)
+    b.update_status(payment["id"], "succeeded", now)
+
+
+def test_waits_count_from_when_an_attempt_ended():
+    b, _ = _b(retry_schedule="svix")
+    _event(b, 0.0)
+    (d,) = b.deliveries_due(0.0)
+    b.delivery_finished(d, None, 15.0, started_at=0.0)  # a 15 s timeout
+    assert d.due_at == 15.0 + 5.0 and d.attempts[0].ended_at == 15.0
+
+
+def test_a_410_disables_the_endpoint_at_once_and_later_events_wait_for_recovery():
+    b, endpoint = _b()
+    _event(b, 0.0)
+    (d,) = b.deliveries_due(0.0)
+    b.delivery_finished(d, 410, 0.1)
+    assert d.state is DeliveryState.FAILED and not b.endpoints[endpoint].enabled
+    _event(b, 1.0)
+    assert b.deliveries_due(100.0) == [] and b.next_wakeup() is None
+    answer = b.recover(endpoint, since=0.0, now=2.0)
+    assert answer["recovering"] == 2 and answer["endpoint"]["enabled"]
+    assert len(b.deliveries_due(2.0)) == 2
+
+
+def test_an_endpoint_failing_longer_than_the_policy_allows_is_disabled():
+    b, endpoint = _b(retry_schedule="fast")  # disabled after 60 s of failing
+    now = 0.0
+    while b.endpoints[endpoint].enabled and now < 200:
+        _event(b, now)
+        for d in b.deliveries_due(now):
+            b.delivery_finished(d, 500, now)
+        now += 1.0
+    assert not b.endpoints[endpoint].enabled and 60 <= now <= 62
+    assert "failing for 60 s" in b.endpoints[endpoint].disabled_reason
+
+
+def test_retry_after_is_honoured_on_429_and_503_only():
+    for status, expected in ((429, 30.0), (503, 30.0), (500, 0.5)):
+        b, _ = _b()
+        _event(b, 0.0)
+        (d,) = b.deliveries_due(0.0)
+        b.delivery_finished(d, status, 1.0, retry_after_s=30.0)
+        assert d.due_at == 1.0 + expected, status
+
+
+def test_each_endpoint_has_its_own_bounded_queue():
+    b = PaymentProvider(seed=1, max_in_flight=2)
+    dead = b.register_endpoint("http://127.0.0.1:9/dead")["id"]
+    healthy = b.register_endpoint("http://127.0.0.1:8001/ok")["id"]
+    for _ in range(5):
+        _event(b, 0.0)
+    due = b.deliveries_due(0.0)
+    assert sorted(d.endpoint.id for d in due) == sorted([dead, dead, healthy, healthy])
+    for d in due:
+        if d.endpoint.id == healthy:
+            b.delivery_finished(d, 200, 0.01)
+    # the dead endpoint's two attempts still hang; the healthy one goes on regardless
+    assert {d.endpoint.id for d in b.deliveries_due(0.01)} == {healthy}
+
+
+def test_redeliver_and_the_deliveries_listing():
+    b, endpoint = _b(retry_schedule="github")
+    _event(b, 0.0)
+    (d,) = b.deliveries_due(0.0)
+    b.delivery_finished(d, None, 0.5, error="ConnectError")
+    (listed,) = b.endpoint_deliveries(endpoint)
+    assert listed["state"] == "failed" and listed["attempts"][0]["error"] == "ConnectError"
+    again = b.redeliver(d.id, 10.0)
+    assert again["redelivery_of"] == d.id and again["event_id"] == d.event_id
+    assert [x.id for x in b.deliveries_due(10.0)] == [again["id"]]
+
+
+def test_events_are_paged_with_has_more():
+    b, _ = _b()
+    for k in range(5):
+        _event(b, float(k))
+    page, more = b.events_page(None, 2)
+    assert len(page) == 2 and more
+    page, more = b.events_page(page[-1]["id"], 10)
+    assert len(page) == 3 and not more
+
+
+# --- durable B ---------------------------------------------------------------------------------
+def test_a_restarted_durable_b_keeps_its_payments_events_endpoints_outbox_and_settlements(tmp_path):
+    db = tmp_path / "b.db"
+    from hooklab.live.provider_store import SqliteProviderStore
+
+    store = SqliteProviderStore(db)
+    b = PaymentProvider(seed=1, store=store, settlement=SettlementModel(mean_s=100, min_s=50))
+    endpoint = b.register_endpoint("http://127.0.0.1:8001/x")["id"]
+    settled = b.create_payment(100, "eur", 0.0, settle=False)
+    b.update_status(settled["id"], "succeeded", 1.0)  # its delivery waits in the outbox
+    later = b.create_payment(200, "eur", 2.0)  # settles in 50+ s
+    store.close()
+
+    again = PaymentProvider(seed=1, store=SqliteProviderStore(db))
+    assert again.snapshot() == b.snapshot() and [e["id"] for e in again.events] == [e["id"] for e in b.events]
+    assert (
+        list(again.endpoints) == [endpoint]
+        and again.endpoints[endpoint].secret == b.endpoints[endpoint].secret
+    )
+    (d,) = again.deliveries_due(1.0)
+    assert d.event_id == b.events[0]["id"]
+    assert again.settle_due(10_000.0)[0]["data"]["object"]["id"] == later["id"]
+
+
+def test_seeded_ids_and_a_durable_store_are_refused_together(tmp_path):
+    from hooklab.live.provider_store import SqliteProviderStore
+
+    with pytest.raises(ValueError, match="same ids again"):
+        PaymentProvider(seeded_ids=True, store=SqliteProviderStore(tmp_path / "b.db"))
+
+
+# --- live: a dead endpoint does not slow a healthy one -------------------------------------------
+def _black_holes(n: int) -> list[socket.socket]:
+    """Ports that accept connections (the kernel's backlog) and never answer: the worst endpoint."""
+    holes = []
+    for _ in range(n):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(512)
+        holes.append(sock)
+    return holes
+
+
+@pytest.mark.slow
+def test_a_healthy_endpoint_stays_fast_beside_20_black_holes():
+    holes = _black_holes(20)
+    b = ProviderService(seed=4, settlement=QUICK)
+    try:
+        with serve(b.app) as b_run:
+            shop = ShopService(b_run.url, mode="webhook")
+            with serve(shop.app) as a_run:
+                with b.lock:
+                    for sock in holes:
+                        b.core.register_endpoint(f"http://127.0.0.1:{sock.getsockname()[1]}/hook")
+                shop.register_webhook(a_run.url)
+                payments = []
+                for _ in range(60):
+                    payments.append(shop.create_payment())
+                    time.sleep(0.02)
+                wait_until(lambda: not shop.core.pending_ids(), 20, "A to learn every payment")
+                with b.lock:
+                    changes = {(c.payment_id, c.version): c.changed_at for c in b.core.changes}
+                learned = [o.learned_at - changes[(o.payment_id, o.version)]
+                           for o in shop.core.observations if o.via == "webhook"]  # fmt: skip
+            shop.close()
+    finally:
+        for sock in holes:
+            sock.close()
+    assert len(learned) == 60
+    p50 = statistics.median(learned)
+    print(
+        f"healthy endpoint beside 20 black holes: p50 {p50 * 1000:.1f} ms, max {max(learned) * 1000:.0f} ms"
+    )
+    assert p50 < 0.1
+
+
+# --- live A: the inbox, fulfilments, reconciliation, restarts ----------------------------------
+def _synced(b: ProviderService, shop: ShopService) -> bool:
+    with b.lock:
+        state = b.core.snapshot()
+        done = b.core.all_settled()
+    return done and shop.snapshot() == state
+
+
+def test_the_inbox_answers_before_the_work_and_fulfils_each_payment_once(tmp_path):
+    b = ProviderService(seed=5, settlement=QUICK)
+    with serve(b.app) as b_run:
+        shop = ShopService(b_run.url, mode="webhook", ack="inbox", work_s=0.3, db_path=tmp_path / "a.db")
+        with serve(shop.app) as a_run:
+            shop.register_webhook(a_run.url)
+            for _ in range(4):
+                shop.create_payment()
+            wait_until(lambda: _synced(b, shop), 15, "A to apply its inbox")
+            fulfilled = httpx.get(a_run.url + "/fulfilments").json()["data"]
+        shop.close()
+    answered = b.log.to_frame()
+    answered = answered[answered["kind"] == "webhook"]
+    assert answered["duration_s"].max() < 0.25  # 2xx before the 0.3 s of work
+    assert sorted(f["payment_id"] for f in fulfilled) == sorted(shop.snapshot())
+
+
+def test_work_before_answering_slower_than_bs_timeout_makes_b_send_again():
+    b = ProviderService(seed=5, settlement=QUICK, delivery_timeout_s=0.2, retry_schedule="0.1,0.1,0.1")
+    with serve(b.app) as b_run:
+        shop = ShopService(b_run.url, mode="webhook", ack="inline", work_s=0.4)
+        with serve(shop.app) as a_run:
+            shop.register_webhook(a_run.url)
+            shop.create_payment()
+            wait_until(lambda: _synced(b, shop), 15, "A to learn the payment")
+            time.sleep(1.0)  # B's retries of what A already had
+            fulfilled = shop.fulfilment_rows()
+        shop.close()
+    attempts = [d.attempt for d in b.core.deliveries.values()]
+    assert max(attempts) >= 2  # timed out, retried: A did the work and B never heard
+    assert len(fulfilled) == 1  # yet the order shipped once
+
+
+def _kill_a_for(b: ProviderService, shop_kw: dict, down_s: float, payments: int = 6):
+    """A takes orders, goes away for ``down_s`` while B settles and retries, comes back."""
+    with serve(b.app) as b_run:
+        first = ShopService(b_run.url, mode="webhook", **shop_kw)
+        with serve(first.app) as a_run:
+            port = a_run.port
+            first.register_webhook(a_run.url)
+            for _ in range(payments):
+                first.create_payment()
+        first.close()  # A is gone: B's deliveries find nothing listening
+        time.sleep(down_s)
+        again = ShopService(b_run.url, mode="webhook", **shop_kw)
+        with serve(again.app, port=port):
+            ok = True
+            try:
+                wait_until(lambda: _synced(b, again), 6, "A to catch up")
+            except TimeoutError:
+                ok = False
+            lost = sum(1 for pid, p in b.core.snapshot().items() if again.snapshot().get(pid) != p)
+        again.close()
+    return ok, lost
+
+
+def test_an_outage_longer_than_bs_schedule_loses_payments_without_reconciliation(tmp_path):
+    b = ProviderService(seed=6, settlement=QUICK, retry_schedule="0.1,0.2")
+    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db"}, down_s=2.0)
+    assert not ok and lost == 6  # the bad outcome: B gave up, A never learns
+
+
+def test_reconciliation_loses_nothing_after_an_outage_longer_than_the_schedule(tmp_path):
+    b = ProviderService(seed=6, settlement=QUICK, retry_schedule="0.1,0.2")
+    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db", "reconcile_s": 0.5}, down_s=2.0)
+    assert ok and lost == 0
+
+
+def test_refetch_treats_an_event_as_a_hint_and_reads_bs_state():
+    b = ProviderService(seed=7, settlement=QUICK)
+    with serve(b.app) as b_run:
+        shop = ShopService(b_run.url, mode="webhook", ack="inbox", on_event="refetch")
+        with serve(shop.app) as a_run:
+            shop.register_webhook(a_run.url)
+            for _ in range(3):
+                shop.create_payment()
+            wait_until(lambda: _synced(b, shop), 15, "A to learn every payment")
+        shop.close()
+    kinds = shop.log.to_frame()["kind"]
+    assert (kinds == "refetch").sum() == 3
+
+
+def test_a_restarted_poll_mode_a_finishes_its_pending_payments(tmp_path):
+    slow = SettlementModel(mean_s=1.5, min_s=1.0, failure_share=0.0)
+    b = ProviderService(seed=8, settlement=slow)
+    with serve(b.app) as b_run:
+        first = ShopService(b_run.url, mode="poll", interval_s=0.2, db_path=tmp_path / "a.db")
+        with serve(first.app):
+            for _ in range(4):
+                first.create_payment()
+        first.close()  # before anything settled
+        assert len(first.snapshot()) == 4 and all(p["status"] == "pending" for p in first.snapshot().values())
+        again = ShopService(b_run.url, mode="poll", interval_s=0.2, db_path=tmp_path / "a.db")
+        with serve(again.app):
+            wait_until(lambda: _synced(b, again), 10, "the restarted poller to finish")
+        again.close()
+
+
+def test_a_restarted_in_memory_b_gets_as_registration_again():
+    b = ProviderService(seed=9, settlement=QUICK)
+    with serve(b.app) as b_run:
+        port = b_run.port
+        shop = ShopService(b_run.url, mode="webhook", reconcile_s=0.3)
+        a = serve(shop.app)
+        a_run = a.__enter__()
+        shop.register_webhook(a_run.url)
+    # B restarts on the same port with an empty memory: it no longer knows A
+    b2 = ProviderService(seed=10, settlement=QUICK)
+    try:
+        with serve(b2.app, port=port):
+            wait_until(lambda: len(b2.core.endpoints) == 1, 5, "A to register again")
+            time.sleep(1.0)  # more reconciliation rounds: still one registration
+            assert len(b2.core.endpoints) == 1 and shop.registrations == 2
+            payment = shop.create_payment()
+            wait_until(lambda: shop.snapshot()[payment["id"]]["status"] != "pending", 10, "the webhook")
+    finally:
+        a.__exit__(None, None, None)
+        shop.close()
