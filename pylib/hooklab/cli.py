@@ -66,6 +66,22 @@ def _retries(text: str):
     return text
 
 
+def _outages(text: str) -> list[tuple[float, float]]:
+    """``START:DURATION[,START:DURATION...]`` in seconds."""
+    out = []
+    for part in text.split(","):
+        start, sep, length = part.partition(":")
+        try:
+            pair = (float(start), float(length))
+        except ValueError:
+            pair = None
+        if not sep or pair is None or pair[0] < 0 or pair[1] <= 0:
+            raise argparse.ArgumentTypeError(f"an outage is START:DURATION in seconds (START >= 0, "
+                                             f"DURATION > 0), e.g. 600:3600; got {part!r}")  # fmt: skip
+        out.append(pair)
+    return out
+
+
 def format_table(columns: dict[str, dict], keys: Sequence[str]) -> str:
     """A plain aligned table: one row per key, one column per run."""
     names = list(columns)
@@ -206,15 +222,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         failure_prob=args.failure_prob,
         reconcile_s=args.reconcile,
         engine=args.engine,
+        retry_schedule=args.retries,
+        outages=args.outage,
+        reply_loss_prob=args.reply_loss,
     )
     if args.json:
         print(json.dumps(run.summary, sort_keys=True))
     else:
+        reconcile = args.reconcile or 600.0
         how = {"poll": f"polling every {args.interval:g} s", "webhook": "webhooks",
-               "hybrid": f"webhooks + polling every {args.reconcile:g} s",
+               "hybrid": f"webhooks + polling every {reconcile:g} s",
                "feed": f"one changes feed (GET /events) every {args.interval:g} s"}[args.mode]  # fmt: skip
+        if args.mode == "webhook" and args.reconcile:
+            how += f" + reconciling GET /events every {args.reconcile:g} s"
+        down = "".join(f", A down {a:g} s for {d:g} s" for a, d in args.outage)
         print(
             f"{args.records} records ({args.workload}, {args.rate:g} changes/s each), {how}, "
+            f"retries {args.retries}{down}, "
             f"{run.params['duration_s']:g} simulated seconds, seed {args.seed}, {run.engine} engine"
         )
         print(format_table({args.mode: run.summary}, SIM_SUMMARY_KEYS))
@@ -308,7 +332,18 @@ def _simulate_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     _option(p, "--delay", _positive_float, 0.001, "median one-way network delay, s")
     _option(p, "--failure-prob", _share, 0.0, "chance a webhook delivery attempt fails, 0..1")
-    _option(p, "--reconcile", _positive_float, 600.0, "hybrid mode: reconciliation poll interval, s")
+    p.add_argument(
+        "--reconcile", type=_positive_float, default=None, metavar="S",
+        help="hybrid: poll every record every S s (default 600); webhook: read GET /events every S s, "
+        "as hooklab consumer --reconcile does (default: off)",
+    )  # fmt: skip
+    _option(p, "--retries", _retries, "fast",
+            "B's retry policy: fast, svix, standard, shopify, stripe, github, or waits such as 0.5,1,2")  # fmt: skip
+    p.add_argument(
+        "--outage", type=_outages, default=(), metavar="START:DURATION[,...]",
+        help="A is down from START for DURATION seconds (from the window's start), e.g. 600:7200,9000:60",
+    )  # fmt: skip
+    _option(p, "--reply-loss", _share, 0.0, "chance that A's 200 to a delivery is lost on the way back, 0..1")
     p.add_argument(
         "--engine", choices=ENGINES, default="auto",
         help="auto: numpy's vector engine where it applies, else the event engine; the same result",

@@ -41,7 +41,8 @@ SUMMARY_KEYS = (
 )
 #: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls;
 #: ``feed``: A's ``GET /events`` requests, every page, notebooks/04-pull-vs-push.ipynb).
-MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook"), "feed": ("feed",)}
+MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook"), "feed": ("feed",),
+              "reconciled": ("webhook", "feed")}  # fmt: skip
 
 
 def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:

@@ -91,15 +91,20 @@ class ConstantDelay:
 class Network:
     """How requests travel: ``delay`` one way (each direction drawn afresh) and, for webhook
     deliveries, ``failure_prob``: the chance that an attempt gets no answer from A (A down, a
-    dropped connection), so that B retries it on its schedule.
+    dropped connection), so that B retries it on its schedule; ``reply_loss_prob``: the chance
+    that A got the delivery and answered ``200`` but B never heard it (the lost ``200``), so B
+    sends again what A already has.
     """
 
     delay: LogNormalDelay | ExponentialDelay | ConstantDelay = LogNormalDelay()
     failure_prob: float = 0.0
+    reply_loss_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.failure_prob <= 1:
             raise ValueError(f"failure_prob must be in [0, 1], got {self.failure_prob}")
+        if not 0 <= self.reply_loss_prob <= 1:
+            raise ValueError(f"reply_loss_prob must be in [0, 1], got {self.reply_loss_prob}")
 
 
 def draw_stream(draw, rng: np.random.Generator, chunk: int = _CHUNK):

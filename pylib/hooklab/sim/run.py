@@ -28,18 +28,28 @@ import numpy as np
 import pandas as pd
 
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
+from hooklab.core.retry import RetryPolicy
+from hooklab.core.shop import INBOX_RETENTION_S
 from hooklab.measure import progress
 from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, figures
 from hooklab.sim import vector
 from hooklab.sim.choices import ENGINES, MODES, WORKLOADS
 from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
-from hooklab.sim.strategies import Feed, Hybrid, Poll, Strategy, Webhook
+from hooklab.sim.strategies import Feed, Hybrid, Poll, Reconciled, Strategy, Webhook
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
 from hooklab.sim.world import ROW_KINDS, Sim, request_frame
 
 #: What ``hooklab simulate`` prints: ``hooklab demo``'s keys, then the simulation's extras.
-SIM_SUMMARY_KEYS = (*SUMMARY_KEYS, "empty_fraction", "provider_rps", "bytes", "retries")
+SIM_SUMMARY_KEYS = (
+    *SUMMARY_KEYS,
+    "empty_fraction",
+    "provider_rps",
+    "bytes",
+    "retries",
+    "lost",
+    "applied_twice",
+)
 #: 20 polling intervals from 5 s to 10 min, evenly spaced on a log scale (the default sweep).
 #: With one change a minute per record that is lambda*T from 0.08 (92% of polls empty) to 10
 #: (every poll finds news); shorter intervals only extend the straight lines of a log-log plot,
@@ -81,6 +91,9 @@ class SimRun:
         return self.sim.shop.snapshot() == self.sim.provider.snapshot()
 
 
+#: Hybrid mode's reconciliation poll interval unless one is given (seconds).
+DEFAULT_RECONCILE_S = 600.0
+
 #: Where the measured window opens on the simulated clock (seconds), unless a warm-up is longer.
 WINDOW_ORIGIN_S = 1_000_000.0
 
@@ -111,17 +124,18 @@ def make_workload(workload: str | Workload | None, rate_per_s: float) -> Workloa
 
 
 def make_strategy(
-    mode: str | Strategy, interval_s: float, *, until_final: bool, reconcile_s: float
+    mode: str | Strategy, interval_s: float, *, until_final: bool, reconcile_s: float | None
 ) -> Strategy:
-    """A strategy object from a mode name (``poll``, ``webhook``, ``hybrid``, ``feed``)."""
+    """A strategy object from a mode name (``poll``, ``webhook``, ``hybrid``, ``feed``); webhooks
+    with ``reconcile_s`` also read ``GET /events`` every ``reconcile_s`` (:class:`Reconciled`)."""
     if isinstance(mode, Strategy):
         return mode
     if mode == "poll":
         return Poll(interval_s, until_final=until_final)
     if mode == "webhook":
-        return Webhook()
+        return Webhook() if reconcile_s is None else Reconciled(reconcile_s)
     if mode == "hybrid":
-        strategy = Hybrid(reconcile_s)
+        strategy = Hybrid(DEFAULT_RECONCILE_S if reconcile_s is None else reconcile_s)
         strategy.poller.until_final = until_final
         return strategy
     if mode == "feed":
@@ -141,10 +155,13 @@ def simulate(
     network: Network | None = None,
     delay_s: float | None = None,
     failure_prob: float = 0.0,
-    retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+    retry_schedule: str | Sequence[float] | RetryPolicy = DEFAULT_RETRY_SCHEDULE,
     settlement: SettlementModel | None = None,
-    reconcile_s: float = 600.0,
+    reconcile_s: float | None = None,
     engine: str = "auto",
+    outages: Sequence[tuple[float, float]] = (),
+    reply_loss_prob: float = 0.0,
+    retention_s: float = INBOX_RETENTION_S,
 ) -> SimRun:
     """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
 
@@ -160,6 +177,16 @@ def simulate(
     ``engine``: ``"auto"`` (the vector engine where it applies, else the events), ``"events"`` or
     ``"vector"`` (an error where it does not apply). Both give the same result
     (:mod:`hooklab.sim.vector` says why both exist); ``run.engine`` says which ran.
+
+    Reliability: ``retry_schedule`` a policy name (``fast``, ``svix``, ``standard``, ``shopify``,
+    ``stripe``, ``github``), a :class:`~hooklab.core.retry.RetryPolicy` or a list of waits;
+    ``outages``: ``[(start_s, duration_s), ...]`` from the window's start, while A is down (its
+    server refuses B, its poller waits); ``reply_loss_prob``: A's ``200`` lost on the way back;
+    ``retention_s``: how long A's inbox remembers an event id; ``reconcile_s``: hybrid's poll
+    interval (600 s unless given), or with ``mode="webhook"`` a ``GET /events`` read every
+    ``reconcile_s`` (as ``hooklab consumer --reconcile``). The summary's ``lost`` counts the
+    window's changes A never learned by the end of the run, ``applied_twice`` the events A applied
+    more than once.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -167,11 +194,15 @@ def simulate(
         raise ValueError(f"records must be >= 0, got {records}")
     if network is None:
         delay = LogNormalDelay() if delay_s is None else LogNormalDelay(median_s=delay_s)
-        network = Network(delay=delay, failure_prob=failure_prob)
+        network = Network(delay=delay, failure_prob=failure_prob, reply_loss_prob=reply_loss_prob)
+    for start_s, length_s in outages:
+        if not (start_s >= 0 and length_s > 0):
+            raise ValueError(f"an outage is (start_s >= 0, duration_s > 0), got ({start_s}, {length_s})")
     work = make_workload(workload, rate_per_s)
     finite = work.finite
     strategy = make_strategy(mode, interval_s, until_final=finite, reconcile_s=reconcile_s)
-    sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule)
+    sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule,
+              retention_s=retention_s)  # fmt: skip
     sim.on_created = strategy.watch
     if not finite and not (duration_s is not None and duration_s > 0):
         raise ValueError(f"duration_s must be > 0 for a {type(work).__name__} workload, got {duration_s}")
@@ -184,6 +215,9 @@ def simulate(
     start = 0.0 if finite else window_origin(lead + setup)
     begin = 0.0 if finite else start - lead - setup
     drain = strategy.horizon_s(sim)
+    if outages:  # A must be back, and B's schedule run out, before the run ends
+        last_end = max(a + d for a, d in outages)
+        drain = max(drain, last_end - (0.0 if finite else duration_s) + drain)
     span = math.inf if finite else duration_s + 4 * network.delay.high_s
     if engine != "events":
         why = (
@@ -191,6 +225,10 @@ def simulate(
             if isinstance(mode, str)
             else "a Strategy object (the vector engine knows the modes by name)"
         )
+        if why is None and (outages or network.reply_loss_prob > 0):
+            why = "outages and lost replies make B retry, which only the event engine models"
+        elif why is None and isinstance(strategy, Reconciled):
+            why = "reconciliation over GET /events is a feed, which only the event engine models"
         if why is not None and engine == "vector":
             raise ValueError(f"the vector engine cannot run this: {why}")
         if why is None:
@@ -219,6 +257,8 @@ def simulate(
                      span_s=span)  # fmt: skip
 
     sim.clock.t = begin
+    origin = 0.0 if finite else start  # outages are given from the window's start
+    sim.outages = sorted((origin + a, origin + a + d) for a, d in outages)
     strategy.start(sim, ready)
     while "start" not in window:  # setup: at most a registration round trip
         if not sim.step():
@@ -258,6 +298,9 @@ def _finish(strategy, work, records, seed, columns, latencies, start, end, lengt
             "provider_rps": round(int(to_b.sum()) / length, 6) if length > 0 else None,
             "bytes": int(columns["bytes"][window][counted].sum()),
             "retries": int(((columns["attempt"][window] > 1) & webhook).sum()),
+            "lost": summary["changes"] - summary["detected"],
+            # the vector engine runs only where every delivery arrives once: nothing can apply twice
+            "applied_twice": 0 if sim is None else sum(1 for c in sim.shop.applications.values() if c > 1),
         }
     )
     params = {
@@ -268,6 +311,9 @@ def _finish(strategy, work, records, seed, columns, latencies, start, end, lengt
         "duration_s": length,
         "seed": seed,
     }
+    if sim is not None and (sim.outages or sim.provider.policy.name != "custom"):
+        params["retries"] = sim.provider.policy.name
+        params["outages"] = [(a - start, b - a) for a, b in sim.outages]
     return SimRun(mode, latencies, summary, params, sim, engine, columns, (start, end))
 
 

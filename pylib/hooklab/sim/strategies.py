@@ -94,6 +94,12 @@ class Poll(Strategy):
         self._armed = math.inf
         sim = self.sim
         now = sim.clock.t
+        if sim.outages:
+            back = sim.down_until(now)
+            if back is not None:  # A is down: its poller starts again when A does
+                self._armed = back
+                sim.at(back, self._wake)
+                return None
         due = self.schedule.due(now)
         served, delays = self._served, self._delays
         for payment_id in due[:-1]:
@@ -182,6 +188,30 @@ class Hybrid(Webhook):
         return {"mode": self.mode, "interval_s": self.interval_s}
 
 
+class Reconciled(Webhook):
+    """Webhooks, and reconciliation as live A does it (``hooklab consumer --reconcile S``): every
+    ``interval_s`` one ``GET /events?after=<cursor>`` read to the end, each event through A's
+    inbox (:meth:`~hooklab.core.shop.Shop.accept`), so what a webhook brought already is not
+    applied again and what B gave up on is learned within one interval of A being back.
+    """
+
+    mode = "reconciled"  # its requests: the webhooks and the feed's pages (measure.summary.MODE_KINDS)
+
+    def __init__(self, interval_s: float) -> None:
+        self.feed = Feed(interval_s, via_inbox=True)
+        self.interval_s = self.feed.interval_s
+
+    def start(self, sim: Sim, ready: Callable[[], None]) -> None:
+        self.sim = sim
+        sim.register_webhook(then=lambda endpoint: self.feed.start(sim, ready))
+
+    def horizon_s(self, sim: Sim) -> float:
+        return max(super().horizon_s(sim), self.feed.horizon_s(sim))
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "reconcile_s": self.interval_s}
+
+
 class Feed(Strategy):
     """A reads B's changes feed: every ``interval_s`` seconds ONE request for all records,
     ``GET /events?after=<id>`` (the last event A has seen; plain ``/events`` before the first),
@@ -201,7 +231,10 @@ class Feed(Strategy):
 
     mode = "feed"
 
-    def __init__(self, interval_s: float, *, limit: int = 100, until_final: bool = False) -> None:
+    def __init__(
+        self, interval_s: float, *, limit: int = 100, until_final: bool = False, via_inbox: bool = False
+    ) -> None:
+        self.via_inbox = via_inbox
         if not interval_s > 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
         if not limit >= 1:
@@ -235,8 +268,8 @@ class Feed(Strategy):
         if self.until_final and self.sim.shop.payments and not self.sim.shop.pending_ids():
             self._tick_no = -1  # nothing can change any more (see watch)
             return
-        if self._busy:
-            self.skipped += 1
+        if self._busy or (self.sim.outages and self.sim.down_until(self.sim.clock.t) is not None):
+            self.skipped += 1  # still reading, or A is down
         else:
             self._fetch()
         self._schedule(k + 1)
@@ -260,10 +293,13 @@ class Feed(Strategy):
         return 200, page, nbytes
 
     def _answered(self, status: int, page: list[dict], ctx: object) -> bool:
-        apply, now = self.sim.shop.apply, self.sim.clock.t
+        shop, now = self.sim.shop, self.sim.clock.t
         news = False
         for event in page:
-            news = apply(event["data"]["object"], "feed", now) or news
+            if self.via_inbox:  # reconciliation: the inbox drops what a webhook brought already
+                news = shop.accept(event, "reconcile", now) or news
+            else:
+                news = shop.apply(event["data"]["object"], "feed", now) or news
         if page:
             self.after = page[-1]["id"]
         if len(page) == self.limit:

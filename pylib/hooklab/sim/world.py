@@ -38,7 +38,8 @@ import pandas as pd
 from hooklab.core.contract import PAYMENTS_PATH, WEBHOOK_ENDPOINTS_PATH, WEBHOOK_PATH
 from hooklab.core.delivery import Delivery
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, SettlementModel
-from hooklab.core.shop import Shop
+from hooklab.core.retry import RetryPolicy
+from hooklab.core.shop import INBOX_RETENTION_S, Shop
 from hooklab.measure.requestlog import COLUMNS
 from hooklab.sim.engine import Environment, gc_paused
 from hooklab.sim.network import Network, draw_stream
@@ -49,6 +50,7 @@ SIM_WEBHOOK_URL = "http://127.0.0.1:8001" + WEBHOOK_PATH
 # numpy seed-sequence stream numbers: each source of randomness has its own stream, so changing
 # one (say, the network) leaves the others (the workload's change times) exactly as they were
 STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD, STREAM_RECORD_DELAY = 1, 2, 3, 4, 5
+STREAM_REPLY_LOSS = 6
 #: Draws per numpy call for one record's poll delays (a record makes few polls; any value gives the
 #: same delays)
 RECORD_CHUNK = 64
@@ -106,9 +108,14 @@ class Sim:
         seed: int = 0,
         network: Network | None = None,
         settlement: SettlementModel | None = None,
-        retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+        retry_schedule: str | Sequence[float] | RetryPolicy = DEFAULT_RETRY_SCHEDULE,
+        outages: Sequence[tuple[float, float]] = (),
+        retention_s: float = INBOX_RETENTION_S,
     ) -> None:
         self.seed = seed
+        #: When A is down: ``(start, end)`` in simulated seconds; its server refuses connections and
+        #: its poller does nothing
+        self.outages = sorted((float(a), float(b)) for a, b in outages)
         self.network = network or Network()
         self.env = Environment()
         self.clock = self.env.clock
@@ -119,14 +126,17 @@ class Sim:
         self.provider = PaymentProvider(
             seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True
         )
-        self.shop = Shop()
+        self.shop = Shop(retention_s=retention_s)
+        self._forget_at = -_INF if retention_s < _INF else _INF
         self._delay_streams: dict[str, Callable[[], float]] = {}
         self._lost = draw_stream(lambda rng, n: rng.random(n), self.rng(STREAM_FAILURE))
+        self._reply_lost = draw_stream(lambda rng, n: rng.random(n), self.rng(STREAM_REPLY_LOSS))
         self._provider_armed = _INF
         # one tuple per request: (time sent, ROW_KINDS index, path, status or 0 for no answer,
         # duration_s, bytes, news as 1/0 or -1 for unknown, attempt: 0 except for webhooks)
         self.rows: list[tuple] = []
         self._poll_bytes: dict[tuple[str, int], int] = {}
+        self._reply_sizes: dict[tuple[bool, int], int] = {}
         self._paths: dict[str, str] = {}
         self.on_created: Callable[[str], None] | None = None
 
@@ -145,6 +155,13 @@ class Sim:
     def record_delays(self, j: int) -> Callable[[], float]:
         """One-way delays of the ``j``-th record's polls, one per call (there, back, there, ...)."""
         return draw_stream(self.network.delay.draw, self.rng(STREAM_RECORD_DELAY, j), RECORD_CHUNK)
+
+    def down_until(self, t: float) -> float | None:
+        """If A is down at ``t``, when it comes back; else ``None``."""
+        for start, end in self.outages:
+            if start <= t < end:
+                return end
+        return None
 
     # --- A -> B requests --------------------------------------------------------------------
     def request(
@@ -246,9 +263,11 @@ class Sim:
         t = self.provider.next_wakeup()
         if t is not None and t < self._provider_armed:
             self._provider_armed = t
-            self.at(t, self._provider_wake)
+            self.at(t, self._provider_wake, t)
 
-    def _provider_wake(self, _: object) -> None:
+    def _provider_wake(self, armed: float) -> None:
+        if armed != self._provider_armed:
+            return  # an earlier wake-up replaced this one and set its own successor
         self._provider_armed = _INF
         now = self.clock.t
         self.provider.settle_due(now)
@@ -262,7 +281,7 @@ class Sim:
         attempt = delivery.attempt + 1
         path = urlsplit(url).path
         there, back = self.delays("webhook")
-        if self._lost() < self.network.failure_prob:
+        if self._lost() < self.network.failure_prob or (self.outages and self.down_until(now + there)):
             # no answer from A: B notices after a round trip (a refused or reset connection)
             self.at(now + there + back, self._delivery_answered,
                     (delivery, None, now, len(body), None, attempt, path))  # fmt: skip
@@ -271,10 +290,28 @@ class Sim:
 
     def _webhook_arrives(self, args: tuple) -> tuple:
         delivery, headers, body, sent, attempt, path, back = args
-        reply = self.shop.receive_webhook(body, headers, self.clock.t)
-        nbytes = len(body) + json_size(reply.body)
-        return (self.clock.t + back, self._delivery_answered,
-                (delivery, reply.status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
+        now = self.clock.t
+        if now >= self._forget_at:  # an inbox that keeps ids for retention_s only (never, by default)
+            self.shop.forget_old_events(now)
+            self._forget_at = now + self.shop.retention_s / 10
+        reply = self.shop.receive_webhook(body, headers, now)
+        nbytes = len(body) + self._reply_size(reply)
+        status = reply.status
+        if self.network.reply_loss_prob and self._reply_lost() < self.network.reply_loss_prob:
+            status = None  # A applied it; its 200 never reached B
+        return (now + back, self._delivery_answered,
+                (delivery, status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
+
+    def _reply_size(self, reply) -> int:
+        """Bytes of A's answer: a 2xx is ``{"received", "duplicate", "event"}`` with an ASCII id, so its
+        size depends on the flag and the id's length only (worked out once for each)."""
+        if reply.status != 200:
+            return json_size(reply.body)
+        key = (reply.body["duplicate"], len(reply.body["event"]))
+        size = self._reply_sizes.get(key)
+        if size is None:
+            size = self._reply_sizes[key] = json_size(reply.body)
+        return size
 
     def _delivery_answered(self, args: tuple) -> None:
         delivery, status, sent, nbytes, news, attempt, path = args
