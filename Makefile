@@ -9,7 +9,7 @@ LEARNER_DIR ?= my-notebooks
 # more JupyterLab arguments, e.g. make lab LAB_ARGS="--ServerApp.open_browser=True"
 LAB_ARGS ?=
 
-.PHONY: help setup lab lab-reset test test-fast fuzz notebooks index lint format benchmarks constraints clean
+.PHONY: help setup lab lab-reset test test-fast fuzz chaos notebooks index lint format benchmarks constraints clean
 
 help:
 	@echo "make lab         set up (if needed), then JupyterLab on your own copies ($(LEARNER_DIR)/); prints the URL to open"
@@ -22,6 +22,7 @@ help:
 	@echo "make format      ruff fix + format"
 	@echo "make test-fast   the Python tests not marked slow (no nbval, no live processes), stop at the first failure"
 	@echo "make fuzz        fuzz both systems longer (Schemathesis from their OpenAPI, Hypothesis on A's endpoint)"
+	@echo "make chaos       a longer fault-injection run: B and A processes, a fault proxy, A killed 6 times; prints the figures"
 	@echo "make constraints regenerate constraints.txt from the installed versions"
 	@echo "make clean       remove .venv and caches"
 
@@ -66,6 +67,9 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests -x -q -m "not slow"
 
 # the fuzz tests of make test, with 40x the examples (a few minutes); prints Hypothesis' statistics
+chaos: $(STAMP)
+	$(BIN)/python -m hooklab.lab.chaos --payments 200 --kills 6
+
 fuzz: $(STAMP)
 	HOOKLAB_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -n 2 -q tests/test_fuzz_openapi.py \
 		tests/test_webhook_property.py --hypothesis-show-statistics

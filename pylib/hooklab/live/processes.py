@@ -1,0 +1,74 @@
+"""Real processes of the two systems, for crash tests: start one, wait for it, kill it by its id.
+
+``hooklab provider`` and ``hooklab consumer`` run as children of this process (the same Python),
+so a test or a chaos run can SIGKILL System A mid-write and start it again on the same SQLite file.
+Only processes started here are ever signalled, by their own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+#: ``hooklab`` as this interpreter runs it.
+HOOKLAB = [sys.executable, "-m", "hooklab.cli"]
+START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Child:
+    """One started ``hooklab`` process: its ``url``, its ``proc`` and where its output goes."""
+
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not end within 5 s."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start(args: list[str], port: int, log: Path, *, env: dict | None = None) -> Child:
+    """Run ``hooklab <args> --port <port>`` and wait until its ``GET /health`` answers."""
+    out = log.open("ab")
+    proc = subprocess.Popen([*HOOKLAB, *args, "--port", str(port), "--log-level", "warning"],
+                            stdout=out, stderr=out, env={**os.environ, **(env or {})})  # fmt: skip
+    out.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hooklab {args[0]} exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
+                return Child(url, proc, log)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    Child(url, proc, log).kill()
+    raise TimeoutError(f"hooklab {args[0]} did not answer on {url} within {START_TIMEOUT_S:g} s")
