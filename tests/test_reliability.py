@@ -373,3 +373,63 @@ def test_a_restarted_in_memory_b_gets_as_registration_again():
     finally:
         a.__exit__(None, None, None)
         shop.close()
+
+
+# --- live B: status codes from A, and the recovery API over HTTP ---------------------------------
+def _answering(status: int, headers: dict | None = None):
+    """A receiver that answers every delivery with ``status`` (and ``headers``), counting them."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    seen: list[float] = []
+
+    async def hook(request):
+        seen.append(time.monotonic())
+        return JSONResponse({"status": status}, status_code=status, headers=headers)
+
+    return Starlette(routes=[Route("/hook", hook, methods=["POST"])]), seen
+
+
+def test_b_disables_an_endpoint_that_answers_410_gone_over_http():
+    app, seen = _answering(410)
+    b = ProviderService(seed=11, settlement=QUICK, retry_schedule="0.1,0.1,0.1")
+    with serve(app) as a_run, serve(b.app) as b_run, httpx.Client(base_url=b_run.url) as client:
+        endpoint = client.post("/webhook-endpoints", json={"url": a_run.url + "/hook"}).json()
+        client.post("/payments", json={"amount": 5, "currency": "eur"})
+        wait_until(lambda: len(seen) >= 1, 5, "the first delivery")
+        time.sleep(0.5)
+        (listed,) = client.get("/webhook-endpoints").json()["data"]
+        assert listed["enabled"] is False and "410" in listed["disabled_reason"]
+        assert len(seen) == 1  # no retry after 410
+        (delivery,) = client.get(f"/webhook-endpoints/{endpoint['id']}/deliveries").json()["data"]
+        assert delivery["state"] == "failed" and delivery["attempts"][0]["status"] == 410
+        refused = client.post(f"/deliveries/{delivery['id']}/redeliver")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "endpoint_disabled"
+        recovered = client.post(f"/webhook-endpoints/{endpoint['id']}/recover", json={"since": 0})
+        assert recovered.status_code == 202 and recovered.json()["recovering"] == 1
+        wait_until(lambda: len(seen) >= 2, 5, "the recovered delivery")
+
+
+def test_b_waits_as_long_as_a_429_retry_after_says():
+    app, seen = _answering(429, {"Retry-After": "1"})
+    b = ProviderService(seed=12, settlement=QUICK, retry_schedule="0.05,0.05")
+    with serve(app) as a_run, serve(b.app) as b_run, httpx.Client(base_url=b_run.url) as client:
+        client.post("/webhook-endpoints", json={"url": a_run.url + "/hook"})
+        client.post("/payments", json={"amount": 5, "currency": "eur"})
+        wait_until(lambda: len(seen) >= 2, 5, "the retry")
+    assert seen[1] - seen[0] >= 0.95  # the policy said 0.05 s; A said 1 s
+
+
+def test_the_recovery_api_refuses_unknown_ids_and_bad_bodies_with_json_errors():
+    b = ProviderService(seed=13)
+    with serve(b.app) as b_run, httpx.Client(base_url=b_run.url) as client:
+        assert client.get("/webhook-endpoints/we_nope/deliveries").status_code == 404
+        assert client.post("/deliveries/dlv_nope/redeliver").json()["error"]["code"] == "not_found"
+        endpoint = client.post("/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"}).json()
+        for body in ({}, {"since": -1}, {"since": "yesterday"}, {"since": 1, "extra": 2}):
+            answer = client.post(f"/webhook-endpoints/{endpoint['id']}/recover", json=body)
+            assert answer.status_code == 422 and "error" in answer.json(), body
+        assert client.get("/events?limit=0").status_code == 422
+        assert client.get("/events?after=evt_nope").status_code == 404
+        assert client.get("/events?limit=5").json() == {"data": [], "has_more": False}
