@@ -76,3 +76,11 @@ def test_the_cli_takes_policies_and_outages_and_reports_lost_and_applied_twice(c
     with pytest.raises(SystemExit):
         main(["simulate", "--outage", "10-20"])
     assert "START:DURATION" in capsys.readouterr().err
+
+
+def test_jitter_moves_retries_reproducibly():
+    kw = dict(failure_prob=0.3, records=20, duration_s=600)
+    plain, jittered = simulate("webhook", **kw), simulate("webhook", jitter=0.5, **kw)
+    assert plain.summary["retries"] == jittered.summary["retries"]  # the same failures...
+    assert plain.summary["latency_mean_s"] != jittered.summary["latency_mean_s"]  # ...retried at other times
+    assert simulate("webhook", jitter=0.5, **kw).summary == jittered.summary  # seeded

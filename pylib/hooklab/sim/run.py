@@ -162,6 +162,7 @@ def simulate(
     outages: Sequence[tuple[float, float]] = (),
     reply_loss_prob: float = 0.0,
     retention_s: float = INBOX_RETENTION_S,
+    jitter: float = 0.0,
 ) -> SimRun:
     """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
 
@@ -179,7 +180,8 @@ def simulate(
     (:mod:`hooklab.sim.vector` says why both exist); ``run.engine`` says which ran.
 
     Reliability: ``retry_schedule`` a policy name (``fast``, ``svix``, ``standard``, ``shopify``,
-    ``stripe``, ``github``), a :class:`~hooklab.core.retry.RetryPolicy` or a list of waits;
+    ``stripe``, ``github``), a :class:`~hooklab.core.retry.RetryPolicy` or a list of waits, each
+    spread by up to ``jitter`` (a fraction, drawn from B's seeded jitter stream);
     ``outages``: ``[(start_s, duration_s), ...]`` from the window's start, while A is down (its
     server refuses B, its poller waits); ``reply_loss_prob``: A's ``200`` lost on the way back;
     ``retention_s``: how long A's inbox remembers an event id; ``reconcile_s``: hybrid's poll
@@ -202,7 +204,7 @@ def simulate(
     finite = work.finite
     strategy = make_strategy(mode, interval_s, until_final=finite, reconcile_s=reconcile_s)
     sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule,
-              retention_s=retention_s)  # fmt: skip
+              retention_s=retention_s, jitter=jitter)  # fmt: skip
     sim.on_created = strategy.watch
     if not finite and not (duration_s is not None and duration_s > 0):
         raise ValueError(f"duration_s must be > 0 for a {type(work).__name__} workload, got {duration_s}")

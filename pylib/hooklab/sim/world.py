@@ -111,6 +111,7 @@ class Sim:
         retry_schedule: str | Sequence[float] | RetryPolicy = DEFAULT_RETRY_SCHEDULE,
         outages: Sequence[tuple[float, float]] = (),
         retention_s: float = INBOX_RETENTION_S,
+        jitter: float = 0.0,
     ) -> None:
         self.seed = seed
         #: When A is down: ``(start, end)`` in simulated seconds; its server refuses connections and
@@ -124,7 +125,7 @@ class Sim:
         self.step = self.env.step
         # seeded ids: a simulation is reproducible to the byte, ids included
         self.provider = PaymentProvider(
-            seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True
+            seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True, jitter=jitter
         )
         self.shop = Shop(retention_s=retention_s)
         self._forget_at = -_INF if retention_s < _INF else _INF
