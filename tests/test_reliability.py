@@ -37,8 +37,13 @@ def test_svix_schedule_is_exactly_as_published():
     assert svix.disable_after_s == 5 * 86400
 
 
-def test_standard_webhooks_is_svix_then_14_20_24_hours():
-    assert POLICIES["standard"].waits_s == (*POLICIES["svix"].waits_s, 14 * H, 20 * H, 24 * H)
+def test_standard_webhooks_is_the_specs_example_schedule():
+    # spec/standard-webhooks.md, "Example retry schedule": immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
+    # 10 h, 14 h, 20 h, 24 h; "time since start" of the last: 75:35:05
+    standard = POLICIES["standard"]
+    assert standard.waits_s == (5, 5 * MIN, 30 * MIN, 2 * H, 5 * H, 10 * H, 14 * H, 20 * H, 24 * H)
+    assert standard.attempt_offsets_s()[-1] == 75 * H + 35 * MIN + 5
+    assert standard.attempt_offsets_s()[2] == 5 * MIN + 5  # 00:05:05
 
 
 def test_shopify_retries_8_times_within_4_hours_exponentially():

@@ -53,7 +53,7 @@ class WebhookReply:
 
 
 #: How long A remembers an event id by default: longer than any sender's retry window here (Stripe
-#: retries for 3 days, Standard Webhooks' schedule spans 3.6 days, Svix disables after 5), so a
+#: retries for 3 days, Standard Webhooks' example schedule spans 3.1 days, Svix disables after 5), so a
 #: genuine retry always finds its id. A shorter memory lets a late retry be applied twice.
 INBOX_RETENTION_S = 7 * 86400.0
 
