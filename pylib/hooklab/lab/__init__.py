@@ -9,6 +9,7 @@ from hooklab.core import signing
 from hooklab.core.clock import ManualClock
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, SettlementModel
+from hooklab.core.retry import POLICIES
 from hooklab.core.shop import Shop
 from hooklab.core.signing import (
     DEFAULT_TOLERANCE,
@@ -33,6 +34,7 @@ from hooklab.lab.attacks import (
     verdict,
     with_timestamp,
 )
+from hooklab.lab.chaos import chaos_run
 from hooklab.lab.demos import attempt_times, delivery_attempts, first_attempt_after, webhook_pair
 from hooklab.lab.exercises import self_check, solved
 from hooklab.lab.experiments import (
@@ -49,6 +51,7 @@ from hooklab.lab.experiments import (
     scenario_table,
     theory_check,
 )
+from hooklab.lab.plots_reliability import chaos_timeline, delivered_curves, retry_schedules
 from hooklab.lab.plots_tradeoff import (
     frontier,
     interval_explorer,
@@ -58,6 +61,17 @@ from hooklab.lab.plots_tradeoff import (
     scaling,
 )
 from hooklab.lab.plotting import cast_diagram, pull_push_timelines, timeline, use_style
+from hooklab.lab.reliability import (
+    ack_comparison,
+    concurrent_duplicates,
+    delivered_share,
+    healthy_beside_dead,
+    inbox_memory,
+    ordering,
+    recovery_demo,
+    schedules,
+)
+from hooklab.live.faultproxy import Faults
 from hooklab.live.provider_app import DELIVERY_TIMEOUT_S, ProviderService
 from hooklab.live.runs import run_live, wait_until
 from hooklab.live.serving import serve
@@ -77,4 +91,8 @@ __all__ = [
     "signing", "simulate", "standard_headers", "summarize", "sweep", "theory_check", "theory_poll",
     "timeline", "use_style", "verdict", "verify_github", "verify_standard", "verify_stripe", "wait_until",
     "webhook_pair", "with_timestamp",
+    # notebook 05
+    "POLICIES", "Faults", "ack_comparison", "chaos_run", "chaos_timeline", "concurrent_duplicates",
+    "delivered_curves", "delivered_share", "healthy_beside_dead", "inbox_memory", "ordering",
+    "recovery_demo", "retry_schedules", "schedules",
 ]  # fmt: skip

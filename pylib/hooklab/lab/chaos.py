@@ -46,6 +46,8 @@ class ChaosResult:
     fulfilled_twice: int
     unfulfilled: int
     a_equals_b: bool
+    #: events no attempt of B's got a 200 for (B gave up): what A can only have by reconciling
+    never_delivered: int
     seconds: float
     #: one row per moment: (t, what), t in seconds from the start
     timeline: pd.DataFrame = field(repr=False)
@@ -64,6 +66,7 @@ class ChaosResult:
                     "delayed": self.faults.get("delayed", 0),
                     "replies lost": self.faults.get("reply_dropped", 0),
                     "A killed": self.kills,
+                    "never delivered": self.never_delivered,
                     "duplicates received": self.duplicates_received,
                     "lost": self.lost,
                     "fulfilled twice": self.fulfilled_twice,
@@ -114,11 +117,13 @@ def chaos_run(
     long_down_s = schedule_s + 1.0 if long_down_s is None else long_down_s
     plan = _kill_plan(payments, kills, down_s, long_down_s)
     rng = random.Random(seed)
-    started = time.monotonic()
+    # wall-clock (Unix) seconds, as B stamps its attempts, so the two timelines share one axis; 0 is
+    # the first payment (reset below, once both systems are up)
+    started = time.time()
     moments: list[tuple[float, str]] = []
 
     def note(what: str) -> None:
-        moments.append((time.monotonic() - started, what))
+        moments.append((time.time() - started, what))
 
     with contextlib.ExitStack() as stack:
         root = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -137,6 +142,7 @@ def chaos_run(
         stack.callback(lambda: a[0].stop())
         client = stack.enter_context(httpx.Client())
         ids = []
+        started = time.time()
         for k in range(1, payments + 1):
             created = client.post(
                 b.url + "/payments", json={"amount": rng.randint(100, 99_999), "currency": "eur"}
@@ -185,9 +191,7 @@ def chaos_run(
                     )
     succeeded = {pid for pid, p in at_b.items() if p and p["status"] == "succeeded"}
     attempt_log = pd.DataFrame(rows, columns=["t", "event_id", "attempt", "status"]).sort_values("t")
-    if len(attempt_log):
-        # B's wall clock against ours: the first attempt is near the first settlement, not at 0
-        attempt_log["t"] -= attempt_log["t"].min() - next(t for t, w in moments if w == "payment created")
+    attempt_log["t"] -= started
     return ChaosResult(
         payments=payments,
         events=events,
@@ -201,7 +205,8 @@ def chaos_run(
         fulfilled_twice=sum(1 for n in fulfilled.values() if n > 1),
         unfulfilled=len(succeeded - set(fulfilled)) + len(set(fulfilled) - succeeded),
         a_equals_b=at_a == at_b,
-        seconds=round(time.monotonic() - started, 1),
+        never_delivered=events - attempt_log.loc[attempt_log["status"] == 200, "event_id"].nunique(),
+        seconds=round(time.time() - started, 1),
         timeline=pd.DataFrame(moments, columns=["t", "what"]),
         attempt_log=attempt_log.reset_index(drop=True),
     )
