@@ -50,11 +50,18 @@ INVITED: dict[str, list[tuple[str, str]]] = {
         ("\nFEED_INTERVAL_S = 60", "\nFEED_INTERVAL_S = 10"),
         ("SCALE_INTERVAL_S = 60  #", "SCALE_INTERVAL_S = 10  #"),
     ],
+    "05-reliability.ipynb": [
+        ("np.geomspace(60, 14 * 86400, 12)", "np.geomspace(60, 14 * 86400, 30)"),
+        ("RETENTIONS_S = [300, 7 * 86400]", "RETENTIONS_S = [300, 3600, 86400, 7 * 86400]"),
+        ("ARRIVALS = (3, 2)", "ARRIVALS = (3, 1, 2)"),
+    ],
 }  # fmt: skip
 
 #: A cell runs the simulation if it calls one of these, and is live if it starts real servers.
-SIMULATED = ("simulate(", "sweep(", "scan(", "interval_explorer", "poll_timeline(")
-LIVE = ("live_pair(", "webhook_pair(", "run_live(", "serve(", "ProviderService(")
+SIMULATED = ("simulate(", "sweep(", "scan(", "interval_explorer", "poll_timeline(", "delivered_share(",
+             "inbox_memory(")  # fmt: skip
+LIVE = ("live_pair(", "webhook_pair(", "run_live(", "serve(", "ProviderService(", "chaos_run(", "ack_comparison(",
+        "concurrent_duplicates(", "healthy_beside_dead(", "recovery_demo(")  # fmt: skip
 
 
 def kind(source: str) -> str:
