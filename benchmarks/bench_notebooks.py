@@ -51,7 +51,7 @@ INVITED: dict[str, list[tuple[str, str]]] = {
         ("SCALE_INTERVAL_S = 60  #", "SCALE_INTERVAL_S = 10  #"),
     ],
     "05-reliability.ipynb": [
-        ("np.geomspace(60, 14 * 86400, 12)", "np.geomspace(60, 14 * 86400, 30)"),
+        ("np.geomspace(60, 14 * 86400, 10)", "np.geomspace(60, 14 * 86400, 30)"),
         ("RETENTIONS_S = [300, 7 * 86400]", "RETENTIONS_S = [300, 3600, 86400, 7 * 86400]"),
         ("ARRIVALS = (3, 2)", "ARRIVALS = (3, 1, 2)"),
     ],

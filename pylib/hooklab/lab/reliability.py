@@ -25,6 +25,7 @@ from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
+from hooklab.measure import progress
 from hooklab.sim import simulate
 
 #: Settlements quick enough for a live cell.
@@ -59,20 +60,20 @@ def delivered_share(
     ``disabled``: B stopped trying the endpoint (the policy's rule), after which nothing arrives.
     """
     rows = []
-    for name in policies:
+    runs = [(name, float(outage)) for name in policies for outage in outages_s]
+    for name, outage in progress.bar(runs, desc="outages simulated", unit="run"):
         policy = retry_policy(name)
-        for outage in outages_s:
-            run = simulate("webhook", retry_schedule=name, outages=[(0.0, outage)], records=records,
-                           rate_per_s=events / (records * outage), duration_s=outage, seed=seed,
-                           engine="events")  # fmt: skip
-            start = run.window[0]
-            made = {c.event_id for c in run.sim.provider.changes if start <= c.changed_at < start + outage}
-            got = {d.event_id for d in run.sim.provider.deliveries.values()
-                   if d.state is DeliveryState.DELIVERED and d.event_id in made}  # fmt: skip
-            (endpoint,) = run.sim.provider.endpoints.values()
-            rows.append({"policy": name, "outage_s": float(outage), "events": len(made),
-                         "received": len(got), "share": len(got) / len(made) if made else float("nan"),
-                         "theory": min(1.0, policy.span_s / outage), "disabled": not endpoint.enabled})  # fmt: skip
+        run = simulate("webhook", retry_schedule=name, outages=[(0.0, outage)], records=records,
+                       rate_per_s=events / (records * outage), duration_s=outage, seed=seed,
+                       engine="events")  # fmt: skip
+        start = run.window[0]
+        made = {c.event_id for c in run.sim.provider.changes if start <= c.changed_at < start + outage}
+        got = {d.event_id for d in run.sim.provider.deliveries.values()
+               if d.state is DeliveryState.DELIVERED and d.event_id in made}  # fmt: skip
+        (endpoint,) = run.sim.provider.endpoints.values()
+        rows.append({"policy": name, "outage_s": float(outage), "events": len(made),
+                     "received": len(got), "share": len(got) / len(made) if made else float("nan"),
+                     "theory": min(1.0, policy.span_s / outage), "disabled": not endpoint.enabled})  # fmt: skip
     return pd.DataFrame(rows)
 
 
