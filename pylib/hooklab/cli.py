@@ -66,6 +66,16 @@ def _retries(text: str):
     return text
 
 
+def _rate_limit(text: str) -> str:
+    from hooklab.live.ratelimit import parse_rate
+
+    try:
+        parse_rate(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _outages(text: str) -> list[tuple[float, float]]:
     """``START:DURATION[,START:DURATION...]`` in seconds."""
     out = []
@@ -122,7 +132,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
         seed=args.seed, settlement=SettlementModel(mean_s=args.settle_mean, min_s=min(0.2, args.settle_mean),
                                                    failure_share=args.failure_share),
         seeded_ids=args.seeded_ids, retry_schedule=args.retries, jitter=args.jitter,
-        delivery_timeout_s=args.delivery_timeout, db_path=args.db,
+        delivery_timeout_s=args.delivery_timeout, db_path=args.db, rate_limit=args.rate_limit,
+        poll_interval_s=args.poll_interval,
     )  # fmt: skip
     kept = f", state in {args.db}" if args.db else ", in memory"
     print(
@@ -264,6 +275,12 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
             "webhook retry policy: fast, svix, standard, shopify, stripe, github, or waits such as 0.5,1,2")  # fmt: skip
     _option(p, "--jitter", _share, 0.0, "spread each retry wait by up to this fraction, 0..1")
     _option(p, "--delivery-timeout", _positive_float, 5.0, "seconds B waits for A to answer a delivery")
+    p.add_argument(
+        "--rate-limit", type=_rate_limit, default=None, metavar="N/S",
+        help="at most N requests per S seconds per client (its Bearer key, else its address); over it: "
+        "429 with Retry-After; a 304 does not count (default: no limit)",
+    )  # fmt: skip
+    _option(p, "--poll-interval", _positive_int, 60, "what GET /events says in X-Poll-Interval, seconds")
     p.add_argument(
         "--db", default=None,
         help="SQLite file where B keeps payments, events, endpoints and its delivery outbox, so a "

@@ -27,6 +27,8 @@ PAYMENTS_PATH = "/payments"
 PAYMENT_PATH = "/payments/{payment_id}"
 WEBHOOK_ENDPOINTS_PATH = "/webhook-endpoints"
 EVENTS_PATH = "/events"
+#: The same events as Server-Sent Events, pushed over a connection the client opens.
+EVENTS_STREAM_PATH = "/events/stream"
 #: B's recovery API: one endpoint's deliveries and their attempts; re-send one; re-send what failed.
 DELIVERIES_PATH = "/webhook-endpoints/{endpoint_id}/deliveries"
 REDELIVER_PATH = "/deliveries/{delivery_id}/redeliver"
@@ -67,6 +69,33 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_AMOUNT = 10**12
 #: Allowed fields of ``POST /payments`` (and A's ``POST /orders``).
 PAYMENT_FIELDS = ("amount", "currency")
+
+
+def payment_etag(payment: dict) -> str:
+    """The strong ``ETag`` of a payment's representation: its id and version (a payment changes
+    only with a new version), e.g. ``"pay_1f-v3"``."""
+    return f'"{payment["id"]}-v{payment["version"]}"'
+
+
+def events_etag(after: str | None, limit: int, page: list[dict], has_more: bool) -> str:
+    """The ``ETag`` of one page of ``GET /events``: what identifies it (the cursor, the limit, the
+    ids it holds and whether more follow), hashed short."""
+    import hashlib
+
+    ids = ",".join(e["id"] for e in page)
+    digest = hashlib.sha256(f"{after}|{limit}|{ids}|{has_more}".encode()).hexdigest()[:20]
+    return f'"ev-{digest}"'
+
+
+def none_match(header: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match: header`` matches ``etag`` (RFC 9110 13.1.2: ``*``, or any listed tag
+    under weak comparison, so ``W/"x"`` matches ``"x"``): then the answer is ``304``."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
 
 
 def event_type(status: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 import threading
 import time
@@ -24,11 +25,15 @@ from typing import Annotated
 
 import httpx
 from fastapi import Query, Request
+from fastapi.responses import JSONResponse, Response
+from sse_starlette.sse import EventSourceResponse
+from starlette.middleware import Middleware
 
 from hooklab.core.clock import Clock
 from hooklab.core.contract import (
     DELIVERIES_PATH,
     EVENTS_PATH,
+    EVENTS_STREAM_PATH,
     HEALTH_PATH,
     PAYMENT_PATH,
     PAYMENTS_PATH,
@@ -36,8 +41,12 @@ from hooklab.core.contract import (
     REDELIVER_PATH,
     SENDER_HEADER,
     WEBHOOK_ENDPOINTS_PATH,
+    events_etag,
+    none_match,
+    payment_etag,
 )
 from hooklab.core.delivery import Delivery
+from hooklab.core.errors import ApiError
 from hooklab.core.provider import PaymentProvider, SettlementModel
 from hooklab.core.retry import RetryPolicy, parse_retry_after
 from hooklab.live.client import record_sent
@@ -56,7 +65,8 @@ from hooklab.live.models import (
     RecoverRequest,
 )
 from hooklab.live.provider_store import SqliteProviderStore
-from hooklab.live.server import documented, make_app, mark
+from hooklab.live.ratelimit import RateLimitMiddleware, parse_rate
+from hooklab.live.server import ERROR_MEANINGS, documented, make_app, mark
 from hooklab.measure.requestlog import RequestLog
 
 #: How long B waits for a webhook endpoint to answer before counting the attempt as failed.
@@ -65,6 +75,30 @@ DELIVERY_TIMEOUT_S = 5.0
 MAX_IN_FLIGHT = 8
 #: The most events one ``GET /events`` returns.
 MAX_EVENTS_LIMIT = 1000
+#: The longest a long poll may wait (``GET /events?wait=``), seconds.
+MAX_WAIT_S = 60.0
+#: Long polls and event streams B holds open at once at most; more get 503 with Retry-After.
+MAX_WAITING = 100
+#: How long one event stream stays open before B closes it (the client reconnects), seconds.
+STREAM_S = 600.0
+#: What ``X-Poll-Interval`` says by default (GitHub's examples say 60).
+DEFAULT_POLL_INTERVAL_S = 60
+
+
+#: One Server-Sent Event as B sends it: ``id`` the event's id, ``event`` its type, ``data`` the event as JSON.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}},
+}
+
+
+def _conditional(request: Request, body: dict, etag: str) -> Response:
+    """``304`` with no body if the client's ``If-None-Match`` matches ``etag``, else the JSON body;
+    both with the ``ETag``."""
+    if none_match(request.headers.get("if-none-match"), etag):
+        request.state.news = False
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(body, headers={"ETag": etag})
 
 
 #: What ``/docs`` says of this system.
@@ -99,8 +133,23 @@ class ProviderService:
         max_in_flight: int = MAX_IN_FLIGHT,
         delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
         db_path: str | Path | None = None,
+        rate_limit: str | None = None,
+        poll_interval_s: int = DEFAULT_POLL_INTERVAL_S,
+        max_waiting: int = MAX_WAITING,
+        max_wait_s: float = MAX_WAIT_S,
+        stream_s: float = STREAM_S,
     ) -> None:
+        self.max_wait_s, self.stream_s = max_wait_s, stream_s
         self.clock = clock or WallClock()
+        self.poll_interval_s = poll_interval_s
+        self.max_waiting = max_waiting
+        self.waiting = 0  # long polls and event streams held open now
+        self._events_seen = 0
+        self._new_events: asyncio.Event | None = None  # set (and replaced) when B makes events
+        limited = []
+        if rate_limit is not None:
+            per, window = parse_rate(rate_limit)
+            limited = [Middleware(RateLimitMiddleware, limit=per, window_s=window)]
         self.name = name
         self.store = SqliteProviderStore(db_path) if db_path is not None else None
         self.core = PaymentProvider(
@@ -120,6 +169,7 @@ class ProviderService:
             DESCRIPTION,
             body_models=(PaymentRequest, EndpointRequest),
             kinds={PAYMENTS_PATH: "create", WEBHOOK_ENDPOINTS_PATH: "register"},
+            middleware=limited,
         )
         self._add_routes()
 
@@ -135,12 +185,19 @@ class ProviderService:
             (DELIVERIES_PATH, self.list_deliveries, "GET", 200, DeliveryList),
             (REDELIVER_PATH, self.redeliver, "POST", 201, DeliveryView),
             (RECOVER_PATH, self.recover, "POST", 202, RecoverAnswer),
+            (EVENTS_STREAM_PATH, self.stream_events, "GET", 200, EventList),
         ]
         for path, handler, method, status, model in routes:
-            errors = (409,) if path == REDELIVER_PATH else ()
+            errors = {REDELIVER_PATH: (409,), EVENTS_PATH: (429, 503), PAYMENT_PATH: (429,)}.get(path, ())
+            responses = documented(status, model, *errors)
+            if path in (PAYMENT_PATH, EVENTS_PATH):  # conditional requests: 304, no body
+                responses[304] = {"description": ERROR_MEANINGS[304]}
+            if path == EVENTS_STREAM_PATH:
+                # each SSE event's data is one of B's events (id: its id, event: its type)
+                responses[200] = {"description": "text/event-stream: one SSE event per B event (id, event, data)",
+                                  "content": {"text/event-stream": {"schema": _SSE_EVENT}}}  # fmt: skip
             self.app.add_api_route(
-                path, handler, methods=[method], status_code=status,
-                responses=documented(status, model, *errors),
+                path, handler, methods=[method], status_code=status, responses=responses,
             )  # fmt: skip
 
     # --- routes ---------------------------------------------------------------------------
@@ -152,11 +209,13 @@ class ProviderService:
         self._poke()
         return payment
 
-    async def get_payment(self, request: Request, payment_id: str) -> dict:
-        """One payment as B knows it now (what a polling client asks for)."""
+    async def get_payment(self, request: Request, payment_id: str) -> Response:
+        """One payment as B knows it now (what a polling client asks for), with its ``ETag``; with
+        ``If-None-Match`` and the same tag, ``304 Not Modified`` and no body."""
         mark(request, "poll")
         with self.lock:
-            return self.core.get_payment(payment_id)
+            payment = self.core.get_payment(payment_id)
+        return _conditional(request, payment, payment_etag(payment))
 
     async def register_endpoint(self, request: Request, body: EndpointRequest) -> dict:
         """Register a webhook URL; the answer holds its signing secret (shown only here)."""
@@ -175,14 +234,85 @@ class ProviderService:
         request: Request,
         after: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_LIMIT)] = 100,
-    ) -> dict:
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
+    ) -> Response:
         """Events in the order B made them; ``after`` an event id for those after it (a changes feed),
-        at most ``limit``; ``has_more`` says whether to ask again from the last one."""
-        mark(request, "view")
+        at most ``limit``; ``has_more`` says whether to ask again from the last one. ``wait`` (up to
+        60 s): long polling, held until an event after ``after`` exists or ``wait`` seconds pass. An
+        ``ETag`` on every page (``304`` for ``If-None-Match`` with the same tag) and
+        ``X-Poll-Interval``: how many seconds to wait before asking again."""
+        mark(request, "feed")
+        after = after or None  # ?after= with no value means "from the start", like leaving it out
         with self.lock:
-            # ?after= with no value means "from the start", like leaving it out
-            data, has_more = self.core.events_page(after or None, limit)
-        return {"data": data, "has_more": has_more}
+            data, has_more = self.core.events_page(after, limit)
+        if not data and wait > 0:
+            data, has_more = await self._wait_for_events(after, limit, min(wait, self.max_wait_s))
+        body = {"data": data, "has_more": has_more}
+        response = _conditional(request, body, events_etag(after, limit, data, has_more))
+        response.headers["X-Poll-Interval"] = str(self.poll_interval_s)
+        return response
+
+    def _hold(self) -> None:
+        """Count one more held connection, or refuse it (503) when ``max_waiting`` are held already."""
+        if self.waiting >= self.max_waiting:
+            raise ApiError(503, "too_many_waiting",
+                           f"{self.waiting} clients are already waiting for events (the limit is "
+                           f"{self.max_waiting}); retry after a second, or poll without wait",
+                           retry_after=1)  # fmt: skip
+        self.waiting += 1
+
+    async def _wait_for_events(self, after: str | None, limit: int, wait: float) -> tuple[list, bool]:
+        self._hold()
+        try:
+            deadline = self.clock.now() + wait
+            while True:
+                news = self._new_events
+                with self.lock:
+                    data, has_more = self.core.events_page(after, limit)
+                left = deadline - self.clock.now()
+                if data or left <= 0 or news is None:
+                    return data, has_more
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(news.wait(), left)
+        finally:
+            self.waiting -= 1
+
+    async def stream_events(self, request: Request, after: str | None = None) -> EventSourceResponse:
+        """Server-Sent Events: every event after ``after`` (or the ``Last-Event-ID`` header, which a
+        reconnecting client sends), then each new one as B makes it; ``id`` is the event id."""
+        mark(request, "stream")
+        cursor = request.headers.get("last-event-id") or after or None
+        with self.lock:
+            self.core.events_page(cursor, 1)  # an unknown cursor: 404 now, not inside the stream
+        self._hold()
+
+        async def events():
+            nonlocal cursor
+            # a stream ends after stream_s: the client reconnects with Last-Event-ID and loses nothing
+            ends = self.clock.now() + self.stream_s
+            try:
+                while self._new_events is not None and self.clock.now() < ends:
+                    news = self._new_events
+                    with self.lock:
+                        page, _ = self.core.events_page(cursor, MAX_EVENTS_LIMIT)
+                    for event in page:
+                        cursor = event["id"]
+                        yield {"id": event["id"], "event": event["type"], "data": json.dumps(event)}
+                    if not page:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(news.wait(), min(1.0, max(0.0, ends - self.clock.now())))
+            finally:
+                self.waiting -= 1
+
+        return EventSourceResponse(events(), ping=15, headers={"X-Poll-Interval": str(self.poll_interval_s)})
+
+    def _announce_events(self) -> None:
+        """Wake every long poll and stream: B made events since the last call."""
+        count = len(self.core.events)
+        if count != self._events_seen and self._new_events is not None:
+            self._events_seen = count
+            news, self._new_events = self._new_events, asyncio.Event()
+            news.set()
 
     async def list_deliveries(self, request: Request, endpoint_id: str) -> dict:
         """Every delivery to one endpoint, with each attempt's time and status."""
@@ -219,6 +349,7 @@ class ProviderService:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
         self._wake = asyncio.Event()
+        self._new_events = asyncio.Event()
         pump = asyncio.create_task(self._pump(), name="hooklab-provider-pump")
         try:
             yield
@@ -227,6 +358,8 @@ class ProviderService:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             self._wake = None
+            news, self._new_events = self._new_events, None
+            news.set()  # held long polls answer, streams end
             for client in self._clients.values():
                 await client.aclose()
             self._clients.clear()
@@ -260,6 +393,7 @@ class ProviderService:
                     self.core.settle_due(now)
                     due = self.core.deliveries_due(now)
                     wake_at = self.core.next_wakeup()
+                    self._announce_events()
                 for delivery in due:
                     task = asyncio.create_task(self._deliver(self._client(delivery.endpoint.id), delivery))
                     in_flight.add(task)

@@ -158,6 +158,8 @@ class RequestLogMiddleware:
 
 # --- errors ----------------------------------------------------------------------------------
 def _json_error(err: ApiError, headers: dict | None = None) -> JSONResponse:
+    if "retry_after" in err.details:  # a 429 or 503 says when to come back, in the header too
+        headers = {**(headers or {}), "Retry-After": str(err.details["retry_after"])}
     return JSONResponse(err.to_dict(), status_code=err.status, headers=headers)
 
 
@@ -243,14 +245,17 @@ def validation_error(hints: dict[str, str]) -> Callable:
 #: What each error status means, for the OpenAPI description of every route.
 ERROR_MEANINGS = {
     400: "malformed JSON (or, at A's webhook endpoint, a bad signature)",
+    304: "not modified: the If-None-Match tag still matches (no body, the same ETag)",
     404: "no such payment, event or route",
     405: "method not allowed here (the Allow header lists those that are)",
     409: "the delivery's endpoint is disabled: POST /webhook-endpoints/{id}/recover enables it",
     413: f"body over {MAX_BODY_BYTES} bytes",
     415: "a body declared as something other than JSON",
     422: "a field that is missing, unknown or invalid (the message names it)",
+    429: "over the rate limit: wait Retry-After seconds (a 304 does not count)",
     502: "System B did not answer (A's POST /orders)",
-    503: "A has no signing secret yet (its webhook endpoint, before registering)",
+    503: "A has no signing secret yet (its webhook endpoint, before registering); or, at B's GET "
+    "/events?wait=, too many clients waiting already (Retry-After says when to try again)",
 }
 
 
@@ -269,6 +274,7 @@ def make_app(
     *,
     body_models: Iterable[type] = (),
     kinds: dict[str, str] | None = None,
+    middleware: Iterable[Middleware] = (),
 ) -> FastAPI:
     """A FastAPI app for ``service`` (its ``log``, ``name``, ``clock`` and ``_lifespan``), with
     local docs, the request log, the body limit and our JSON errors."""
@@ -290,6 +296,7 @@ def make_app(
         swagger_ui_parameters={"validatorUrl": None},
         middleware=[
             Middleware(RequestLogMiddleware, log=log, name=name, clock=clock, kinds=kinds),
+            *middleware,  # inside the log, so a refused request is logged too (B's rate limit)
             Middleware(BodyLimitMiddleware),
         ],
         exception_handlers={

@@ -1,0 +1,94 @@
+"""B's rate limit (``hooklab provider --rate-limit N/S``): N requests per S seconds per client.
+
+A client is its ``Authorization: Bearer <key>`` if it sends one, else its address. Every answer
+carries the quota, in GitHub's headers (``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` as Unix
+seconds, https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api) and in the
+IETF draft's (``RateLimit-Policy: "default";q=N;w=S`` and ``RateLimit: "default";r=R;t=T``,
+draft-ietf-httpapi-ratelimit-headers-11, 2026). Over the limit: ``429`` with ``Retry-After`` and a
+JSON error. A ``304 Not Modified`` does not count against the quota, as at GitHub ("making a
+conditional request does not count against your primary rate limit if a 304 response is
+returned"). Fixed windows from the maintained ``limits`` package.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItemPerSecond, storage, strategies
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hooklab.core.errors import ApiError
+
+#: Paths no quota applies to: the health check and the self-description.
+EXEMPT = ("/health", "/docs", "/openapi.json", "/static-offline-docs")
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """``"N/S"`` (N requests per S seconds) -> ``(N, S)``; ``ValueError`` with what to write."""
+    count, sep, seconds = text.partition("/")
+    try:
+        n, s = int(count), float(seconds)
+    except ValueError:
+        n, s = 0, 0.0
+    if not sep or n < 1 or not s > 0 or s != int(s):
+        raise ValueError(
+            f"a rate limit is N/S: N >= 1 requests per S whole seconds, e.g. 5000/3600; got {text!r}"
+        )
+    return n, s
+
+
+class RateLimitMiddleware:
+    """Pure ASGI: counts each client's requests per window and refuses the ones over the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int, window_s: float) -> None:
+        self.app, self.limit, self.window_s = app, limit, int(window_s)
+        self.item = RateLimitItemPerSecond(limit, self.window_s)
+        self.limiter = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+
+    @staticmethod
+    def client_key(scope: Scope) -> str:
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if auth.lower().startswith("bearer ") and auth[7:].strip():
+            return "key:" + auth[7:].strip()
+        client = scope.get("client") or ("unknown", 0)
+        return "addr:" + str(client[0])
+
+    def headers(self, key: str) -> dict[str, str]:
+        stats = self.limiter.get_window_stats(self.item, key)
+        reset_in = max(0, math.ceil(stats.reset_time - time.time()))
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(stats.remaining),
+            "X-RateLimit-Reset": str(math.ceil(stats.reset_time)),
+            "RateLimit-Policy": f'"default";q={self.limit};w={self.window_s}',
+            "RateLimit": f'"default";r={stats.remaining};t={reset_in}',
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        key = self.client_key(scope)
+        if not self.limiter.test(self.item, key):
+            headers = self.headers(key)
+            retry = max(1, int(headers["RateLimit"].rsplit("t=", 1)[1]))
+            err = ApiError(429, "rate_limited", f"over {self.limit} requests per {self.window_s} s for this "
+                           f"client; wait {retry} s (Retry-After), or send If-None-Match: a 304 is free")  # fmt: skip
+            response = JSONResponse(
+                err.to_dict(), status_code=429, headers={**headers, "Retry-After": str(retry)}
+            )
+            await response(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if message["status"] != 304:  # a 304 is free
+                    self.limiter.hit(self.item, key)
+                extra = [(k.lower().encode(), v.encode()) for k, v in self.headers(key).items()]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

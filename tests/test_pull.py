@@ -1,0 +1,139 @@
+"""Pull done well, B's side, over real HTTP: conditional requests, rate limits, the poll-interval
+hint, long polling (bounded) and Server-Sent Events."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from hooklab.core.contract import none_match
+from hooklab.core.provider import SettlementModel
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.ratelimit import parse_rate
+from hooklab.live.serving import serve
+
+SLOW = SettlementModel(mean_s=0.5, min_s=0.4, failure_share=0.0)
+
+
+def test_if_none_match_follows_rfc_9110_weak_comparison():
+    assert none_match('"a"', '"a"') and none_match('W/"a"', '"a"') and none_match('"x", "a"', '"a"')
+    assert none_match("*", '"a"') and not none_match('"b"', '"a"') and not none_match(None, '"a"')
+
+
+def test_a_payment_has_an_etag_and_an_unchanged_one_answers_304_without_a_body():
+    b = ProviderService(seed=1, settlement=SLOW)
+    with serve(b.app) as run, httpx.Client(base_url=run.url) as client:
+        payment = client.post("/payments", json={"amount": 5, "currency": "eur"}).json()
+        first = client.get(f"/payments/{payment['id']}")
+        tag = first.headers["etag"]
+        again = client.get(f"/payments/{payment['id']}", headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+        time.sleep(1.0)  # it settles: a new version, a new tag
+        changed = client.get(f"/payments/{payment['id']}", headers={"If-None-Match": tag})
+        assert changed.status_code == 200 and changed.headers["etag"] != tag
+        assert changed.json()["version"] == 2
+
+
+def test_the_events_feed_has_an_etag_and_says_how_often_to_poll():
+    b = ProviderService(seed=2, settlement=SLOW, poll_interval_s=30)
+    with serve(b.app) as run, httpx.Client(base_url=run.url) as client:
+        empty = client.get("/events")
+        assert empty.headers["x-poll-interval"] == "30" and empty.json() == {"data": [], "has_more": False}
+        same = client.get("/events", headers={"If-None-Match": empty.headers["etag"]})
+        assert same.status_code == 304 and same.headers["x-poll-interval"] == "30"
+        client.post("/payments", json={"amount": 5, "currency": "eur"})
+        time.sleep(1.0)
+        news = client.get("/events", headers={"If-None-Match": empty.headers["etag"]})
+        assert news.status_code == 200 and len(news.json()["data"]) == 1
+
+
+def test_over_the_rate_limit_b_answers_429_with_retry_after_and_both_header_families():
+    b = ProviderService(seed=3, rate_limit="3/60")
+    with serve(b.app) as run, httpx.Client(base_url=run.url) as client:
+        answers = [client.get("/events") for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert [a.headers["x-ratelimit-remaining"] for a in answers[:3]] == ["2", "1", "0"]
+        refused = answers[3]
+        assert (
+            1 <= int(refused.headers["retry-after"]) <= 60
+            and refused.json()["error"]["code"] == "rate_limited"
+        )
+        assert (
+            refused.headers["x-ratelimit-limit"] == "3"
+            and int(refused.headers["x-ratelimit-reset"]) > time.time()
+        )
+        assert refused.headers["ratelimit-policy"] == '"default";q=3;w=60'
+        assert refused.headers["ratelimit"].startswith('"default";r=0;t=')
+        assert client.get("/health").status_code == 200  # not counted
+        other = client.get("/events", headers={"Authorization": "Bearer key-2"})  # another client
+        assert other.status_code == 200 and other.headers["x-ratelimit-remaining"] == "2"
+
+
+def test_a_304_does_not_count_against_the_quota():
+    b = ProviderService(seed=4, rate_limit="3/60")
+    with serve(b.app) as run, httpx.Client(base_url=run.url, headers={"Authorization": "Bearer k"}) as client:
+        tag = client.get("/events").headers["etag"]
+        for _ in range(10):
+            assert client.get("/events", headers={"If-None-Match": tag}).status_code == 304
+        assert client.get("/events").headers["x-ratelimit-remaining"] == "1"  # 1 + 10 free + 1
+
+
+def test_rate_limits_are_written_n_slash_s():
+    assert parse_rate("5000/3600") == (5000, 3600)
+    for bad in ("5000", "0/60", "5/0", "five/60", "5/1.5"):
+        with pytest.raises(ValueError, match="N/S"):
+            parse_rate(bad)
+
+
+def test_a_long_poll_answers_as_soon_as_an_event_exists_and_empty_when_the_wait_ends():
+    b = ProviderService(seed=5, settlement=SLOW)
+    with serve(b.app) as run, httpx.Client(base_url=run.url, timeout=10) as client:
+        t0 = time.monotonic()
+        quiet = client.get("/events?wait=0.5").json()
+        assert quiet == {"data": [], "has_more": False} and 0.45 <= time.monotonic() - t0 < 2
+        client.post("/payments", json={"amount": 5, "currency": "eur"})
+        t0 = time.monotonic()
+        held = client.get("/events?wait=10").json()  # the payment settles 0.4-1 s later
+        waited = time.monotonic() - t0
+        assert len(held["data"]) == 1 and waited < 2.5
+        assert client.get("/events?wait=61").status_code == 422  # at most 60 s
+
+
+def test_long_polls_are_bounded_so_waiting_clients_cannot_exhaust_b():
+    b = ProviderService(seed=6, max_waiting=2)
+    with serve(b.app) as run:
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            held = [pool.submit(httpx.get, run.url + "/events?wait=1.5", timeout=5) for _ in range(2)]
+            time.sleep(0.5)
+            third = httpx.get(run.url + "/events?wait=1.5", timeout=5)
+            assert third.status_code == 503 and third.headers["retry-after"] == "1"
+            assert third.json()["error"]["code"] == "too_many_waiting"
+            assert [f.result().status_code for f in held] == [200, 200]
+        assert b.waiting == 0
+
+
+def test_server_sent_events_stream_each_event_and_resume_from_last_event_id():
+    b = ProviderService(seed=7, settlement=SettlementModel(mean_s=0.2, min_s=0.1, failure_share=0.0))
+    with serve(b.app) as run, httpx.Client(base_url=run.url, timeout=10) as client:
+        for _ in range(3):
+            client.post("/payments", json={"amount": 5, "currency": "eur"})
+        got = []
+        with connect_sse(client, "GET", "/events/stream") as source:
+            assert source.response.headers["content-type"].startswith("text/event-stream")
+            for sse in source.iter_sse():
+                if sse.event.startswith("payment."):
+                    got.append(sse)
+                if len(got) == 3:
+                    break
+        assert [s.id for s in got] == [e["id"] for e in client.get("/events").json()["data"]]
+        assert got[0].json()["data"]["object"]["status"] == "succeeded"
+        client.post("/payments", json={"amount": 6, "currency": "eur"})
+        with connect_sse(client, "GET", "/events/stream", headers={"Last-Event-ID": got[-1].id}) as source:
+            resumed = next(s for s in source.iter_sse() if s.event.startswith("payment."))
+        assert resumed.json()["data"]["object"]["amount"] == 6  # only what came after
+        assert client.get("/events/stream?after=evt_nope").status_code == 404
+    assert b.waiting == 0
