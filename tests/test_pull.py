@@ -137,3 +137,59 @@ def test_server_sent_events_stream_each_event_and_resume_from_last_event_id():
         assert resumed.json()["data"]["object"]["amount"] == 6  # only what came after
         assert client.get("/events/stream?after=evt_nope").status_code == 404
     assert b.waiting == 0
+
+
+# --- A's pull modes, end to end: A's view equals B's ---------------------------------------------
+QUICK = SettlementModel(mean_s=0.3, min_s=0.1, failure_share=0.2)
+
+
+@pytest.mark.parametrize("mode", ["poll", "conditional", "feed", "long-poll", "sse", "adaptive"])
+def test_every_pull_mode_ends_with_as_view_equal_to_bs(mode):
+    from hooklab.live.runs import wait_until
+    from hooklab.live.shop_app import ShopService
+
+    # conditional: slow enough settlements that a payment is polled unchanged, with its tag
+    settle = SettlementModel(mean_s=1.0, min_s=0.8, failure_share=0.2) if mode == "conditional" else QUICK
+    b = ProviderService(seed=11, settlement=settle, poll_interval_s=1)
+    with serve(b.app) as b_run:
+        shop = ShopService(b_run.url, mode=mode, interval_s=0.2)
+        with serve(shop.app):
+            for _ in range(5):
+                shop.create_payment()
+
+            def synced() -> bool:
+                with b.lock:
+                    state, done = b.core.snapshot(), b.core.all_settled()
+                return done and shop.snapshot() == state
+
+            wait_until(synced, 15, f"A ({mode}) to know what B knows")
+        shop.close()
+    kinds = set(shop.log.to_frame()["kind"])
+    expected = {"poll": "poll", "conditional": "poll", "adaptive": "poll", "feed": "feed",
+                "long-poll": "long-poll", "sse": "sse"}[mode]  # fmt: skip
+    assert expected in kinds
+    if mode == "conditional":
+        polls = shop.log.to_frame()
+        assert (polls["status"] == 304).any()  # unchanged payments came back without a body
+
+
+def test_a_conditional_poller_obeys_429_and_retry_after():
+    from hooklab.live.runs import wait_until
+    from hooklab.live.shop_app import ShopService
+
+    b = ProviderService(seed=12, settlement=SettlementModel(mean_s=2.0, min_s=1.5, failure_share=0),
+                        rate_limit="6/2")  # fmt: skip
+    with serve(b.app) as b_run:
+        shop = ShopService(b_run.url, mode="poll", interval_s=0.05)
+        with serve(shop.app):
+            shop.create_payment()
+            wait_until(lambda: not shop.core.pending_ids(), 15, "A to learn the payment despite the limit")
+        shop.close()
+    log = shop.log.to_frame()
+    polls = log[log["kind"] == "poll"].reset_index(drop=True)
+    refused = polls.index[polls["status"] == 429]
+    assert len(refused) > 0
+    first = refused[0]
+    # after a 429 the next poll waits for the window to reset (Retry-After), not 0.05 s
+    assert polls.loc[first + 1, "time"] - polls.loc[first, "time"] >= 0.5
+    assert len(polls) < 60  # 0.05 s polls for 1.5+ s would be 30+ an attempt without the limit

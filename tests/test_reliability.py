@@ -317,14 +317,17 @@ def _kill_a_for(b: ProviderService, shop_kw: dict, down_s: float, payments: int 
 
 
 def test_an_outage_longer_than_bs_schedule_loses_payments_without_reconciliation(tmp_path):
-    b = ProviderService(seed=6, settlement=QUICK, retry_schedule="0.1,0.2")
-    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db"}, down_s=2.0)
+    # payments settle 1 s or more after they are made: after A is gone, however busy the machine
+    late = SettlementModel(mean_s=1.2, min_s=1.0, failure_share=0.0)
+    b = ProviderService(seed=6, settlement=late, retry_schedule="0.1,0.2")
+    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db"}, down_s=2.5)
     assert not ok and lost == 6  # the bad outcome: B gave up, A never learns
 
 
 def test_reconciliation_loses_nothing_after_an_outage_longer_than_the_schedule(tmp_path):
-    b = ProviderService(seed=6, settlement=QUICK, retry_schedule="0.1,0.2")
-    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db", "reconcile_s": 0.5}, down_s=2.0)
+    late = SettlementModel(mean_s=1.2, min_s=1.0, failure_share=0.0)
+    b = ProviderService(seed=6, settlement=late, retry_schedule="0.1,0.2")
+    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db", "reconcile_s": 0.5}, down_s=2.5)
     assert ok and lost == 0
 
 

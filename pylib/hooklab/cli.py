@@ -292,7 +292,13 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
 def _consumer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", required=True, help="System B's base URL, e.g. http://127.0.0.1:8000")
     p.add_argument("--mode", choices=SHOP_MODES, required=True, help="how A learns of changes")
-    _option(p, "--interval", _positive_float, 1.0, "poll interval in seconds, poll mode")
+    _option(
+        p,
+        "--interval",
+        _positive_float,
+        1.0,
+        "poll interval in seconds (poll, conditional, adaptive), or the feed's shortest pause",
+    )
     _option(p, "--port", int, DEFAULT_CONSUMER_PORT, "port on 127.0.0.1")
     p.add_argument(
         "--db",

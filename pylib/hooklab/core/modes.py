@@ -3,4 +3,5 @@
 A module of its own, with no imports, so ``hooklab --help`` can list the modes cheaply.
 """
 
-SHOP_MODES = ("poll", "webhook")
+#: ``poll`` and ``webhook``, then the smarter pulls (``hooklab.live.pullers``)
+SHOP_MODES = ("poll", "webhook", "conditional", "feed", "long-poll", "sse", "adaptive")

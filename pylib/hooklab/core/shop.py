@@ -281,10 +281,23 @@ class PollSchedule:
         self.interval_s = float(interval_s)
         self._queue: list[tuple[float, int, str]] = []
         self._next_at: dict[str, float] = {}
+        self._intervals: dict[str, float] = {}  # per-payment intervals, where they differ
         self._seq = 0
 
-    def add(self, payment_id: str, now: float) -> None:
-        self._push(payment_id, now + self.interval_s)
+    def add(self, payment_id: str, now: float, interval_s: float | None = None) -> None:
+        """Poll ``payment_id`` every ``interval_s`` (the schedule's own unless given) from ``now``."""
+        if interval_s is not None:
+            self.set_interval(payment_id, interval_s)
+        self._push(payment_id, now + self._intervals.get(payment_id, self.interval_s))
+
+    def set_interval(self, payment_id: str, interval_s: float) -> None:
+        """Poll this payment every ``interval_s`` from its next poll on (an adaptive poller's lever)."""
+        if not interval_s > 0:
+            raise ValueError(f"the polling interval must be > 0 seconds, got {interval_s}")
+        self._intervals[payment_id] = float(interval_s)
+
+    def interval_of(self, payment_id: str) -> float:
+        return self._intervals.get(payment_id, self.interval_s)
 
     def _push(self, payment_id: str, at: float) -> None:
         self._seq += 1
@@ -305,7 +318,7 @@ class PollSchedule:
         if done:
             self._next_at.pop(payment_id, None)
         else:
-            self._push(payment_id, at + self.interval_s)
+            self._push(payment_id, at + self._intervals.get(payment_id, self.interval_s))
 
     def next_at(self) -> float | None:
         while self._queue and self._next_at.get(self._queue[0][2]) != self._queue[0][0]:

@@ -60,6 +60,7 @@ def logged_send(
     content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     news_of: Callable[[httpx.Response], bool | None] | None = None,
+    timeout: float | None = None,
 ) -> httpx.Response | None:
     """Send one request (a JSON body, or raw ``content``) and log it as an ``out`` row.
 
@@ -67,8 +68,16 @@ def logged_send(
     so the row can say whether the answer told the sender something new (a poll that found a
     change).
     """
+    extra = (
+        {} if timeout is None else {"timeout": timeout}
+    )  # a long poll waits longer than the client's default
     request = client.build_request(
-        method, url, json=json_body, content=content, headers={SENDER_HEADER: log.observer, **(headers or {})}
+        method,
+        url,
+        json=json_body,
+        content=content,
+        headers={SENDER_HEADER: log.observer, **(headers or {})},
+        **extra,
     )
     started_at, t0 = clock.now(), time.perf_counter()
     try:

@@ -166,7 +166,10 @@ class FulfilmentList(BaseModel):
 class Health(BaseModel):
     ok: bool
     system: str
-    mode: str | None = Field(default=None, description="System A only: poll or webhook")
+    mode: str | None = Field(
+        default=None,
+        description="System A only: how it learns (poll, webhook, conditional, feed, long-poll, sse, adaptive)",
+    )
 
 
 class WebhookAnswer(BaseModel):

@@ -19,7 +19,9 @@ Background threads, each only when asked for:
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -42,6 +44,7 @@ from hooklab.core.contract import (
 from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
+from hooklab.live import pullers
 from hooklab.live.client import logged_send
 from hooklab.live.clocks import WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
@@ -73,7 +76,9 @@ DESCRIPTION = (
 
 
 class ShopService:
-    """System A, live. ``mode`` is ``"poll"`` (ask B every ``interval_s``) or ``"webhook"``.
+    """System A, live. ``mode`` is ``"poll"`` (ask B every ``interval_s``), ``"webhook"``, or one of
+    the smarter pulls of :mod:`hooklab.live.pullers` (``conditional``, ``feed``, ``long-poll``,
+    ``sse``, ``adaptive``; ``interval_s`` is then the poll interval, or the feed's shortest pause).
 
     Serve ``service.app``; serving starts the poller (poll mode) and stops it on shutdown. With
     ``db_path`` A keeps what it knows in SQLite (:mod:`hooklab.live.store`), so a new ``ShopService``
@@ -133,6 +138,10 @@ class ShopService:
         self._poller: threading.Thread | None = None
         self._threads: list[threading.Thread] = []  # the worker and the reconciler, while serving
         self._inbox_wake = threading.Event()
+        self._etags: dict[str, str | None] = {}  # conditional polling: each payment's last ETag
+        self._paused_until = 0.0  # a 429 / 503 from B: no polls before this (time.monotonic)
+        self._adaptive = pullers.AdaptiveIntervals(self) if mode == "adaptive" else None
+        self._pull_loop = self._pull_task = None  # the feed's, long poll's or stream's own event loop
         self.registrations = 0  # how many times A registered its endpoint (a restarted B: once more)
         self.app = make_app(
             self,
@@ -291,19 +300,33 @@ class ShopService:
         return done
 
     def poll_once(self, payment_id: str) -> bool | None:
-        """``GET`` one payment from B and apply it. News -> ``True``; no answer -> ``None``."""
+        """``GET`` one payment from B and apply it. News -> ``True``; no answer -> ``None``. In
+        ``conditional`` and ``adaptive`` mode with the payment's ``ETag`` (a ``304``: nothing new);
+        a ``429``/``503`` makes the poller wait what ``Retry-After`` says."""
+        conditional = self.mode in ("conditional", "adaptive")
+        tag = self._etags.get(payment_id) if conditional else None
 
         def apply(response: httpx.Response) -> bool | None:
+            if response.status_code == 304:
+                return False
             if response.status_code != 200:
                 return None
+            if conditional:
+                self._etags[payment_id] = response.headers.get("etag")
             with self.lock:
                 return self.core.apply(response.json(), "poll", self.clock.now())
 
         learned: list[bool | None] = []
-        logged_send(
+        response = logged_send(
             self.client, self.log, receiver="B", kind="poll", method="GET", url=f"/payments/{payment_id}",
             clock=self.clock, news_of=lambda response: learned.append(apply(response)) or learned[-1],
+            headers={"If-None-Match": tag} if tag else None,
         )  # fmt: skip
+        wait = pullers.told_to_wait(response, self.clock.now())
+        if wait is not None:
+            self._paused_until = time.monotonic() + wait
+        if self._adaptive is not None and response is not None and response.status_code in (200, 304):
+            self._adaptive.polled(payment_id, changed=response.status_code == 200)
         return learned[-1] if learned else None
 
     def is_done(self) -> bool:
@@ -351,6 +374,10 @@ class ShopService:
     # --- poller ---------------------------------------------------------------------------
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
+            paused = self._paused_until - time.monotonic()
+            if paused > 0:  # B said 429 / 503: wait Retry-After, then carry on where we were
+                self._stop.wait(paused)
+                continue
             with self.lock:
                 due = self.schedule.due(self.clock.now())
             for payment_id in due:
@@ -368,19 +395,30 @@ class ShopService:
     def start_poller(self) -> None:
         if self._poller is None:
             self._stop.clear()
-            self._poller = threading.Thread(target=self._poll_loop, name="hooklab-poller", daemon=True)
+            loops = {
+                "feed": pullers.plain_feed_loop,
+                "long-poll": pullers.long_poll_loop,
+                "sse": pullers.sse_loop,
+            }
+            if self.mode in loops:
+                target = functools.partial(pullers.run_in_own_loop, self, loops[self.mode])
+            else:
+                target = self._poll_loop
+            self._poller = threading.Thread(target=target, name=f"hooklab-{self.mode}", daemon=True)
             self._poller.start()
 
     def stop_poller(self) -> None:
         if self._poller is not None:
             self._stop.set()
             self._wake.set()
+            pullers.stop(self)  # ends a held long poll or an open stream at once
             self._poller.join()
             self._poller = None
 
     def close(self) -> None:
         self.stop_poller()
         self._stop_threads()
+
         if self._own_client:
             self.client.close()
         if self.store is not None:
@@ -397,7 +435,7 @@ class ShopService:
                 await run_in_threadpool(self.register_webhook)
             elif self.reconcile_s is None:  # the reconciler checks at once anyway
                 await run_in_threadpool(self.ensure_registered)
-        if self.mode == "poll":
+        if self.mode != "webhook":
             self.start_poller()
         self._start_threads()
         try:

@@ -42,7 +42,8 @@ SUMMARY_KEYS = (
 #: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls;
 #: ``feed``: A's ``GET /events`` requests, every page, notebooks/04-pull-vs-push.ipynb).
 MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook"), "feed": ("feed",),
-              "reconciled": ("webhook", "feed")}  # fmt: skip
+              "reconciled": ("webhook", "feed"), "conditional": ("poll",), "adaptive": ("poll",),
+              "long-poll": ("long-poll",), "sse": ("sse",)}  # fmt: skip
 
 
 def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:
@@ -107,6 +108,26 @@ def summarize(requests: pd.DataFrame, latencies: pd.DataFrame, mode: str) -> dic
     sent = of_kind[of_kind["direction"] == "out"]
     with_news = int((of_kind["news"] == True).sum())  # noqa: E712 (nullable boolean column)
     return figures(len(sent), with_news, latencies)
+
+
+def freshness(latencies: pd.DataFrame, records: int, duration_s: float) -> float | None:
+    """The share of record-time in ``[0, duration_s)`` during which A's copy was current (window
+    time): each change makes its record stale until A knew that version or a later one (never:
+    until the end). For periodic polling of Poisson changes this is (1 - e^-r) / r, r = lambda T
+    (Cho and Garcia-Molina, :mod:`hooklab.core.adaptive`)."""
+    if records <= 0 or not duration_s > 0:
+        return None
+    frame = latencies.sort_values(["payment_id", "changed_at"])
+    changed = frame["changed_at"].to_numpy(dtype=float).clip(0, duration_s)
+    learned = frame["learned_at"].to_numpy(dtype=float)
+    learned = np.where(np.isnan(learned), duration_s, learned).clip(0, duration_s)
+    # per record, learned times only grow with the version: each change adds what its stale
+    # span does not share with the one before
+    same = np.r_[False, frame["payment_id"].to_numpy()[1:] == frame["payment_id"].to_numpy()[:-1]]
+    before = np.r_[0.0, learned[:-1]]
+    begin = np.where(same, np.maximum(changed, before), changed)
+    stale = np.clip(learned - begin, 0, None).sum()
+    return round(float(1 - stale / (records * duration_s)), 6)
 
 
 def figures(sent: int, with_news: int, latencies: pd.DataFrame) -> dict:

@@ -31,12 +31,22 @@ from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
 from hooklab.core.retry import RetryPolicy
 from hooklab.core.shop import INBOX_RETENTION_S
 from hooklab.measure import progress
-from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, figures
+from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, figures, freshness
 from hooklab.sim import vector
 from hooklab.sim.choices import ENGINES, MODES, WORKLOADS
 from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
-from hooklab.sim.strategies import Feed, Hybrid, Poll, Reconciled, Strategy, Webhook
+from hooklab.sim.strategies import (
+    Adaptive,
+    Feed,
+    Hybrid,
+    LongPoll,
+    Poll,
+    Reconciled,
+    ServerSentEvents,
+    Strategy,
+    Webhook,
+)
 from hooklab.sim.workloads import Bursts, DailyCycle, Poisson, Settlement, Workload
 from hooklab.sim.world import ROW_KINDS, Sim, request_frame
 
@@ -49,6 +59,9 @@ SIM_SUMMARY_KEYS = (
     "retries",
     "lost",
     "applied_twice",
+    "not_modified",
+    "quota_used",
+    "freshness",
 )
 #: 20 polling intervals from 5 s to 10 min, evenly spaced on a log scale (the default sweep).
 #: With one change a minute per record that is lambda*T from 0.08 (92% of polls empty) to 10
@@ -140,6 +153,14 @@ def make_strategy(
         return strategy
     if mode == "feed":
         return Feed(interval_s, until_final=until_final)
+    if mode == "conditional":
+        return Poll(interval_s, until_final=until_final, conditional=True)
+    if mode == "adaptive":
+        return Adaptive(interval_s)
+    if mode == "long-poll":
+        return LongPoll()
+    if mode == "sse":
+        return ServerSentEvents()
     raise ValueError(f"mode must be one of {MODES} or a Strategy, got {mode!r}")
 
 
@@ -291,6 +312,7 @@ def _finish(strategy, work, records, seed, columns, latencies, start, end, lengt
     # counted on the columns with small integers (each row's ROW_KINDS index), not on a frame's text
     counted = np.array([kind in MODE_KINDS[mode] for _, _, kind, _ in ROW_KINDS])[which]
     to_b = np.array([receiver == "B" for _, receiver, _, _ in ROW_KINDS])[which]
+    status = columns["status"][window]
     webhook = np.array([kind == "webhook" for _, _, kind, _ in ROW_KINDS])[which]
     n = int(counted.sum())
     summary = figures(n, int((columns["news"][window][counted] > 0).sum()), latencies)
@@ -303,6 +325,10 @@ def _finish(strategy, work, records, seed, columns, latencies, start, end, lengt
             "lost": summary["changes"] - summary["detected"],
             # the vector engine runs only where every delivery arrives once: nothing can apply twice
             "applied_twice": 0 if sim is None else sum(1 for c in sim.shop.applications.values() if c > 1),
+            # conditional requests: the 304s, and what B counts against a rate limit (a 304 is free)
+            "not_modified": int((status[counted] == 304).sum()),
+            "quota_used": int((to_b & (status != 304)).sum()),
+            "freshness": freshness(latencies, records, length) if math.isfinite(end) else None,
         }
     )
     params = {

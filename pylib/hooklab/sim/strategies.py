@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from hooklab.core import adaptive
 from hooklab.core.contract import FINAL_STATUSES
 from hooklab.core.shop import PollSchedule
-from hooklab.sim.world import ROW_POLL, Sim, json_size
+from hooklab.sim.world import ROW_POLL, Sim, json_size, row_kind
 
 
 class Strategy:
@@ -63,10 +64,23 @@ class Poll(Strategy):
 
     mode = "poll"
 
-    def __init__(self, interval_s: float, *, until_final: bool = False) -> None:
+    def __init__(
+        self,
+        interval_s: float,
+        *,
+        until_final: bool = False,
+        conditional: bool = False,
+        intervals: Callable[[int], float] | None = None,
+    ) -> None:
         self.schedule = PollSchedule(interval_s)
         self.interval_s = self.schedule.interval_s
         self.until_final = until_final
+        #: send If-None-Match with the version A has: an unchanged record answers 304, no body
+        self.conditional = conditional
+        if conditional:
+            self.mode = "conditional"
+        #: the j-th record's own interval, if records are polled at different rates
+        self.intervals = intervals
         self._armed = math.inf
         self._delays: dict[str, Callable[[], float]] = {}
 
@@ -76,8 +90,9 @@ class Poll(Strategy):
 
     def watch(self, payment_id: str) -> None:
         # the j-th record A watches has its own stream of delays (sim.world: where delays come from)
-        self._delays[payment_id] = self.sim.record_delays(len(self._delays))
-        self.schedule.add(payment_id, self.sim.clock.t)
+        j = len(self._delays)
+        self._delays[payment_id] = self.sim.record_delays(j)
+        self.schedule.add(payment_id, self.sim.clock.t, None if self.intervals is None else self.intervals(j))
         self._arm()
 
     def _arm(self) -> None:
@@ -102,6 +117,14 @@ class Poll(Strategy):
                 return None
         due = self.schedule.due(now)
         served, delays = self._served, self._delays
+        if self.conditional:  # the tag A sends: the version it has
+            known = sim.shop.payments
+            for payment_id in due:
+                draw = delays[payment_id]
+                there = draw()
+                sim.at(now + there, served, (payment_id, now, draw(), known[payment_id]["version"]))
+            self._arm()
+            return None
         for payment_id in due[:-1]:
             draw = delays[payment_id]
             there = draw()
@@ -113,21 +136,33 @@ class Poll(Strategy):
             return now + there, served, (due[-1], now, draw())
         return None
 
-    def _served(self, req: tuple[str, float, float]) -> tuple:
+    def _served(self, req: tuple) -> tuple:
         sim = self.sim
         payment = sim.provider.get_payment(req[0])
+        if self.conditional and payment["version"] == req[3]:
+            return sim.clock.t + req[2], self._answered, (req, None, 0)  # 304: no body
         return sim.clock.t + req[2], self._answered, (req, payment, sim.payment_size(payment))
 
     def _answered(self, args: tuple) -> None:
-        (payment_id, sent, _), payment, size = args
+        req, payment, size = args
+        payment_id, sent = req[0], req[1]
         sim = self.sim
         now = sim.clock.t
-        news = sim.shop.apply(payment, "poll", now)
-        done = self.until_final and payment["status"] in FINAL_STATUSES
+        if payment is None:  # 304 Not Modified: what A has is current
+            status, news, final = 304, False, sim.shop.payments[payment_id]["status"] in FINAL_STATUSES
+        else:
+            status, news, final = (
+                200,
+                sim.shop.apply(payment, "poll", now),
+                payment["status"] in FINAL_STATUSES,
+            )
+        done = self.until_final and final
         self.schedule.polled(payment_id, sent, done=done)
-        if not done and sent + self.interval_s < self._armed:  # else the wake-up already set does
+        if (
+            not done and sent + self.schedule.interval_of(payment_id) < self._armed
+        ):  # else the wake-up set does
             self._arm()
-        sim.record(sent, ROW_POLL, sim.payment_path(payment_id), 200, now - sent, size, news, 0)
+        sim.record(sent, ROW_POLL, sim.payment_path(payment_id), status, now - sent, size, news, 0)
         return None
 
     def warmup_s(self) -> float:
@@ -138,6 +173,179 @@ class Poll(Strategy):
 
     def describe(self) -> dict:
         return {"mode": self.mode, "interval_s": self.interval_s}
+
+
+class Adaptive(Poll):
+    """Polling under a fixed budget, spent where it buys most freshness (Cho and Garcia-Molina,
+    :mod:`hooklab.core.adaptive`): every record starts at ``interval_s``; every ``every_s`` A
+    estimates each record's rate of change from its own polls (n polls, X with news:
+    r = -ln((n - X + 0.5) / (n + 0.5))) and re-allocates the same budget (records / ``interval_s``
+    polls per second) to maximise mean freshness. Conditional requests, so an unchanged record
+    costs no quota. A record is polled at least every ``max_interval_s``, so its estimate stays
+    current.
+    """
+
+    mode = "adaptive"
+
+    def __init__(
+        self, interval_s: float, *, every_s: float | None = None, max_interval_s: float | None = None
+    ) -> None:
+        super().__init__(interval_s, conditional=True)
+        self.mode = "adaptive"
+        self.every_s = every_s or 10 * interval_s
+        self.max_interval_s = max_interval_s or 20 * interval_s
+        self._polls: dict[str, list] = {}  # payment id -> [polls, polls that found a change, seconds watched]
+
+    def start(self, sim: Sim, ready: Callable[[], None]) -> None:
+        self.sim = sim
+        sim.at(sim.clock.t + self.every_s, self._reallocate)
+        ready()
+
+    def _answered(self, args: tuple) -> None:
+        req, payment, _ = args
+        seen = self._polls.setdefault(req[0], [0, 0, 0.0])
+        seen[0] += 1
+        seen[1] += payment is not None  # a 200: the record had changed since A's version
+        seen[2] += self.schedule.interval_of(req[0])
+        return super()._answered(args)
+
+    def estimate(self, payment_id: str) -> float:
+        """This record's rate of change from all its polls so far (:func:`adaptive.estimate_from`)."""
+        n, x, watched = self._polls.get(payment_id, (0, 0, 0.0))
+        return adaptive.estimate_from(n, x, watched, 1 / self.interval_s)
+
+    def _reallocate(self, _: object) -> None:
+        ids = list(self._delays)
+        if ids:
+            rates = [self.estimate(pid) for pid in ids]
+            budget = len(ids) / self.interval_s
+            freqs = adaptive.allocate(rates, budget, floor_per_s=1 / self.max_interval_s)
+            for pid, f in zip(ids, freqs, strict=True):
+                self.schedule.set_interval(pid, 1 / f)
+        self.sim.at(self.sim.clock.t + self.every_s, self._reallocate)
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "interval_s": self.interval_s, "every_s": self.every_s}
+
+
+class LongPoll(Strategy):
+    """Long polling (RFC 6202) on B's feed: A keeps one ``GET /events?after=<cursor>&wait=<wait_s>``
+    open; B answers as soon as an event after the cursor exists, or empty when ``wait_s`` passes;
+    A asks again at once. A change reaches A one network hop after B makes it (if a request is
+    waiting), and the requests are about one per change (batched when changes come close) plus one
+    per ``wait_s`` of quiet."""
+
+    mode = "long-poll"
+
+    def __init__(self, wait_s: float = 30.0, *, limit: int = 100) -> None:
+        self.wait_s, self.limit = float(wait_s), limit
+        self.after: str | None = None
+        self._held: tuple | None = None
+
+    def start(self, sim: Sim, ready: Callable[[], None]) -> None:
+        self.sim = sim
+        self._row = row_kind("A", "B", "long-poll", "GET")
+        sim.event_listeners.append(self._on_event)
+        self._send()
+        ready()
+
+    def _send(self) -> None:
+        sim = self.sim
+        there, back = sim.delays("long-poll")
+        sim.at(sim.clock.t + there, self._arrive, (sim.clock.t, back, self.after))
+
+    def _arrive(self, req: tuple) -> None:
+        page, _ = self.sim.provider.events_page(req[2], self.limit)
+        if page:
+            self._answer(req, page)
+        else:
+            self._held = req
+            self.sim.at(self.sim.clock.t + self.wait_s, self._timeout, req)
+
+    def _on_event(self) -> None:
+        if self._held is not None:
+            req, self._held = self._held, None
+            self._answer(req, self.sim.provider.events_page(req[2], self.limit)[0])
+
+    def _timeout(self, req: tuple) -> None:
+        if self._held is req:
+            self._held = None
+            self._answer(req, [])
+
+    def _answer(self, req: tuple, page: list[dict]) -> None:
+        nbytes = len('{"data":[],"has_more":false}') + sum(json_size(e) + 1 for e in page)
+        self.sim.at(self.sim.clock.t + req[1], self._answered, (req, page, nbytes))
+
+    def _answered(self, args: tuple) -> None:
+        (sent, _, _), page, nbytes = args
+        sim, now = self.sim, self.sim.clock.t
+        news = False
+        for event in page:
+            news = sim.shop.apply(event["data"]["object"], "long-poll", now) or news
+        if page:
+            self.after = page[-1]["id"]
+        sim.record(sent, self._row, "/events", 200, now - sent, nbytes, news, 0)
+        self._send()
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "wait_s": self.wait_s}
+
+
+class ServerSentEvents(Strategy):
+    """Server-Sent Events: A opens ``GET /events/stream`` once; B pushes each event over it as it
+    makes it, one network hop to A. B closes a stream after ``stream_s`` (as live B does) and A
+    reconnects with ``Last-Event-ID``, losing nothing. One request per connection, logged when it
+    ends with every byte streamed over it."""
+
+    mode = "sse"
+
+    def __init__(self, stream_s: float = 600.0) -> None:
+        self.stream_s = float(stream_s)
+        self.after: str | None = None
+        self._open: list | None = None  # [sent, bytes, news, open_until] of the connection at B
+
+    def start(self, sim: Sim, ready: Callable[[], None]) -> None:
+        self.sim = sim
+        self._row = row_kind("A", "B", "sse", "GET")
+        sim.event_listeners.append(self._push)
+        self._connect()
+        ready()
+
+    def _connect(self) -> None:
+        sim = self.sim
+        there, _ = sim.delays("sse")
+        sim.at(sim.clock.t + there, self._opened, sim.clock.t)
+
+    def _opened(self, sent: float) -> None:
+        self._open = [sent, 0, False, self.sim.clock.t + self.stream_s]
+        self.sim.at(self._open[3], self._close, self._open)
+        self._push()  # what came while A was connecting (Last-Event-ID)
+
+    def _push(self) -> None:
+        conn = self._open
+        if conn is None:
+            return
+        sim = self.sim
+        page, _ = sim.provider.events_page(self.after, 1_000_000)
+        for event in page:
+            self.after = event["id"]
+            _, hop = sim.delays("sse")
+            conn[1] += json_size(event) + len(event["id"]) + 20  # id:, event:, data: lines
+            sim.at(sim.clock.t + hop, self._received, (conn, event))
+
+    def _received(self, args: tuple) -> None:
+        conn, event = args
+        conn[2] = self.sim.shop.apply(event["data"]["object"], "sse", self.sim.clock.t) or conn[2]
+
+    def _close(self, conn: list) -> None:
+        if self._open is conn:
+            self._open = None
+            sim = self.sim
+            sim.record(conn[0], self._row, "/events/stream", 200, sim.clock.t - conn[0], conn[1], conn[2], 0)
+            self._connect()
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "stream_s": self.stream_s}
 
 
 class Webhook(Strategy):

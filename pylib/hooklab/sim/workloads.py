@@ -224,6 +224,37 @@ class Poisson(ChangeWorkload):
 
 
 @dataclass(frozen=True)
+class MixedPoisson(ChangeWorkload):
+    """Records that change at different rates: record i is a Poisson process of
+    ``rates_per_s[i % len(rates_per_s)]`` (how a polling budget is best spread: notebook 06)."""
+
+    rates_per_s: tuple[float, ...] = (1 / 60, 1 / 3600)
+
+    def __post_init__(self) -> None:
+        if not self.rates_per_s or any(not r >= 0 for r in self.rates_per_s):
+            raise ValueError(f"rates_per_s must be a non-empty tuple of rates >= 0, got {self.rates_per_s}")
+
+    @property
+    def rate_per_s(self) -> float:  # type: ignore[override]
+        return sum(self.rates_per_s) / len(self.rates_per_s)
+
+    def rate_of(self, record: int) -> float:
+        return self.rates_per_s[record % len(self.rates_per_s)]
+
+    def change_times(self, sim, records, lo, hi):
+        times, index = [np.empty(0)], [np.empty(0, dtype=np.int64)]
+        for i in range(records):
+            rate = self.rate_of(i)
+            for direction, sign, end in ((1, -1, -lo), (0, 1, hi)):
+                if end <= 0:
+                    continue
+                got = Arrivals(sim.rng(STREAM_WORKLOAD, 1, i, direction), rate).before(end)
+                times.append(sign * got)
+                index.append(np.full(len(got), i, dtype=np.int64))
+        return np.concatenate(times), np.concatenate(index)
+
+
+@dataclass(frozen=True)
 class Bursts(ChangeWorkload):
     """Quiet, then many records change at once: bursts come as a Poisson process every
     ``every_s`` seconds on average; in each, every record changes with probability ``share``,

@@ -140,6 +140,8 @@ class Sim:
         self._reply_sizes: dict[tuple[bool, int], int] = {}
         self._paths: dict[str, str] = {}
         self.on_created: Callable[[str], None] | None = None
+        #: called whenever B has made new events (long polls and event streams answer then)
+        self.event_listeners: list[Callable[[], None]] = []
 
     def rng(self, stream: int, *key: int) -> np.random.Generator:
         """An independent generator for one source of randomness, fixed by the seed."""
@@ -271,7 +273,9 @@ class Sim:
             return  # an earlier wake-up replaced this one and set its own successor
         self._provider_armed = _INF
         now = self.clock.t
-        self.provider.settle_due(now)
+        if self.provider.settle_due(now):
+            for listener in self.event_listeners:
+                listener()
         for delivery in self.provider.deliveries_due(now):
             self._deliver(delivery)
         self.provider_changed()
@@ -331,6 +335,8 @@ class Sim:
         self.provider.update_status(payment_id, status, self.clock.t)
         if self.provider.endpoints:
             self.provider_changed()
+        for listener in self.event_listeners:
+            listener()
 
     # --- measurements -----------------------------------------------------------------------
     def request_columns(self) -> dict[str, np.ndarray]:

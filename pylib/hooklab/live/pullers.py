@@ -1,0 +1,229 @@
+"""System A's smarter pulling, live: one loop per mode, each run in A's poller thread.
+
+- ``conditional``: poll each payment with ``If-None-Match``; a ``304`` costs B no body and no quota;
+- ``adaptive``: conditional polls at per-payment intervals, re-allocated every ``10 x interval``
+  from each payment's estimated rate of change under the same budget (:mod:`hooklab.core.adaptive`);
+- ``feed``: one cursor over ``GET /events`` (with ``If-None-Match``), pages read to the end;
+- ``long-poll``: ``GET /events?after=<cursor>&wait=30``, asked again as soon as it answers;
+- ``sse``: ``GET /events/stream``, resumed with ``Last-Event-ID`` (httpx-sse).
+
+Every mode honours ``429``/``503`` with ``Retry-After``, waits at least ``X-Poll-Interval`` between
+feed reads, and backs off with jitter when B does not answer. Events go through A's inbox
+(:meth:`~hooklab.core.shop.Shop.accept`), so nothing is applied twice, and the cursor is kept in
+A's database (with ``db_path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+
+import httpx
+import httpx_sse
+from httpx_sse import aconnect_sse
+
+from hooklab.core import adaptive
+from hooklab.core.contract import EVENTS_PATH, EVENTS_STREAM_PATH, SENDER_HEADER
+from hooklab.core.retry import parse_retry_after
+from hooklab.live.client import record_sent
+
+#: A's pull modes beyond plain ``poll`` (``hooklab consumer --mode``).
+PULL_MODES = ("conditional", "feed", "long-poll", "sse", "adaptive")
+#: How long a long poll asks B to hold it, seconds.
+LONG_POLL_WAIT_S = 30.0
+#: The longest pause after repeated errors, seconds.
+MAX_BACKOFF_S = 30.0
+
+
+class Backoff:
+    """Exponential backoff with full jitter: after the n-th error in a row, a uniform wait in
+    ``[0, min(cap, base * 2^n)]`` (so that many clients do not retry in step)."""
+
+    def __init__(
+        self, base_s: float = 0.2, cap_s: float = MAX_BACKOFF_S, rng: random.Random | None = None
+    ) -> None:
+        self.base_s, self.cap_s, self.errors = base_s, cap_s, 0
+        self.rng = rng or random.Random()
+
+    def next_s(self) -> float:
+        self.errors += 1
+        return self.rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (self.errors - 1)))
+
+    def reset(self) -> None:
+        self.errors = 0
+
+
+def told_to_wait(response: httpx.Response | None, now: float) -> float | None:
+    """Seconds B asked A to wait (``429`` or ``503`` with ``Retry-After``), else ``None``."""
+    if response is not None and response.status_code in (429, 503):
+        return parse_retry_after(response.headers.get("retry-after"), now) or 1.0
+    return None
+
+
+def _accept(service, page: list[dict], via: str) -> bool:
+    news = False
+    with service.lock, service.core._atomic():  # the page's events and the cursor move together
+        for event in page:
+            news = service.core.accept(event, via, service.clock.now()) or news
+        if page:
+            service.core.meta["cursor"] = page[-1]["id"]
+    service._inbox_wake.set()
+    return news
+
+
+def run_in_own_loop(service, loop_fn) -> None:
+    """Run ``await loop_fn(service, client)`` on an event loop of this thread's own, with an async
+    client to B, until A stops: :func:`stop` cancels it, which ends a held long poll or an open
+    stream at once (a blocking read could not be interrupted)."""
+
+    async def main() -> None:
+        service._pull_loop = asyncio.get_running_loop()
+        service._pull_task = asyncio.current_task()
+        if service._stop.is_set():
+            return
+        async with httpx.AsyncClient(base_url=service.provider_url, timeout=5.0) as client:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_fn(service, client)
+
+    asyncio.run(main())
+
+
+def stop(service) -> None:
+    """Cancel a loop :func:`run_in_own_loop` runs (from any thread)."""
+    loop, task = getattr(service, "_pull_loop", None), getattr(service, "_pull_task", None)
+    if loop is not None and task is not None:
+        with contextlib.suppress(RuntimeError):  # the loop has ended already
+            loop.call_soon_threadsafe(task.cancel)
+
+
+async def _send(
+    service, client: httpx.AsyncClient, kind: str, url: str, headers: dict, timeout: float | None
+):
+    request = client.build_request("GET", url, headers={SENDER_HEADER: service.log.observer, **headers},
+                                   **({} if timeout is None else {"timeout": timeout}))  # fmt: skip
+    response: httpx.Response | None = None
+    started, t0 = service.clock.now(), time.perf_counter()
+    try:
+        response = await client.send(request)
+    except httpx.TransportError:
+        response = None
+    finally:
+        record_sent(service.log, request, response, receiver="B", kind=kind, started_at=started,
+                    duration_s=time.perf_counter() - t0)  # fmt: skip
+    return response
+
+
+async def feed_loop(service, client: httpx.AsyncClient, *, long_poll: bool) -> None:
+    """``feed`` and ``long-poll``: read B's events after A's cursor, page by page."""
+    backoff, etag, kind = Backoff(), None, "long-poll" if long_poll else "feed"
+    while not service._stop.is_set():
+        cursor = service.core.meta.get("cursor")
+        url = f"{EVENTS_PATH}?limit=100" + (f"&after={cursor}" if cursor else "")
+        headers = {}
+        if long_poll:
+            url += f"&wait={LONG_POLL_WAIT_S:g}"
+        elif etag:
+            headers["If-None-Match"] = etag
+        response = await _send(
+            service, client, kind, url, headers, LONG_POLL_WAIT_S + 10 if long_poll else None
+        )
+        wait = told_to_wait(response, service.clock.now())
+        if wait is not None:
+            await asyncio.sleep(wait)
+            continue
+        if response is None or response.status_code >= 500:
+            await asyncio.sleep(backoff.next_s())
+            continue
+        backoff.reset()
+        if response.status_code == 404 and cursor:  # B forgot the cursor (restarted): from the start
+            with service.lock:
+                del service.core.meta["cursor"]
+            etag = None
+            continue
+        hint = float(response.headers.get("x-poll-interval", "0") or 0)
+        if response.status_code == 200:
+            body = response.json()
+            etag = response.headers.get("etag")
+            _accept(service, body["data"], kind)
+            if body["has_more"] or long_poll:
+                continue  # the next page, or the next long poll, at once
+        await asyncio.sleep(max(service.schedule.interval_s, hint))
+
+
+async def long_poll_loop(service, client: httpx.AsyncClient) -> None:
+    await feed_loop(service, client, long_poll=True)
+
+
+async def plain_feed_loop(service, client: httpx.AsyncClient) -> None:
+    await feed_loop(service, client, long_poll=False)
+
+
+async def sse_loop(service, client: httpx.AsyncClient) -> None:
+    """``sse``: one stream, resumed from A's cursor with ``Last-Event-ID`` whenever it ends."""
+    backoff = Backoff()
+    timeout = httpx.Timeout(5.0, read=60.0)  # B pings every 15 s; a silent minute is a dead stream
+    while not service._stop.is_set():
+        cursor = service.core.meta.get("cursor")
+        headers = {SENDER_HEADER: service.log.observer, **({"Last-Event-ID": cursor} if cursor else {})}
+        started, streamed, status, news = service.clock.now(), 0, None, False
+        try:
+            async with aconnect_sse(
+                client, "GET", EVENTS_STREAM_PATH, headers=headers, timeout=timeout
+            ) as source:
+                status = source.response.status_code
+                wait = told_to_wait(source.response, service.clock.now())
+                if wait is not None:
+                    await asyncio.sleep(wait)
+                    continue
+                if status == 404 and cursor:
+                    with service.lock:
+                        del service.core.meta["cursor"]
+                    continue
+                backoff.reset()
+                async for sse in source.aiter_sse():
+                    if sse.event.startswith("payment."):
+                        streamed += len(sse.data)
+                        news = _accept(service, [json.loads(sse.data)], "sse") or news
+        except (httpx.HTTPError, httpx_sse.SSEError):
+            await asyncio.sleep(backoff.next_s())
+        finally:
+            service.log.record(time=started, direction="out", sender=service.log.observer, receiver="B", kind="sse",
+                               method="GET", path=EVENTS_STREAM_PATH, status=status,
+                               duration_s=service.clock.now() - started, bytes=streamed, news=news)  # fmt: skip
+
+
+class AdaptiveIntervals:
+    """``adaptive``: each payment's polls counted (polls, polls that found a change, seconds
+    covered) and, every ``every_s``, the budget ``payments / interval`` re-allocated."""
+
+    def __init__(self, service, every_s: float | None = None) -> None:
+        self.service = service
+        self.every_s = every_s or 10 * service.schedule.interval_s
+        self.seen: dict[str, list] = {}
+        self.next_at = time.monotonic() + self.every_s
+
+    def polled(self, payment_id: str, changed: bool) -> None:
+        seen = self.seen.setdefault(payment_id, [0, 0, 0.0])
+        seen[0] += 1
+        seen[1] += changed
+        seen[2] += self.service.schedule.interval_of(payment_id)
+        if time.monotonic() >= self.next_at:
+            self.reallocate()
+
+    def reallocate(self) -> None:
+        schedule = self.service.schedule
+        with self.service.lock:
+            ids = self.service.core.pending_ids()
+        self.next_at = time.monotonic() + self.every_s
+        if not ids:
+            return
+        default = 1 / schedule.interval_s
+        rates = [adaptive.estimate_from(*self.seen.get(pid, (0, 0, 0.0)), default) for pid in ids]
+        floor = 1 / (20 * schedule.interval_s)
+        with contextlib.suppress(ValueError):
+            for pid, f in zip(ids, adaptive.allocate(rates, len(ids) / schedule.interval_s, floor_per_s=floor),
+                              strict=True):  # fmt: skip
+                schedule.set_interval(pid, 1 / f)
