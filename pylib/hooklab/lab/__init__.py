@@ -53,6 +53,7 @@ from hooklab.lab.experiments import (
 )
 from hooklab.lab.plots_reliability import chaos_timeline, delivered_curves, retry_schedules
 from hooklab.lab.plots_tradeoff import (
+    freshness_curve,
     frontier,
     interval_explorer,
     interval_sweep,
@@ -61,6 +62,7 @@ from hooklab.lab.plots_tradeoff import (
     scaling,
 )
 from hooklab.lab.plotting import cast_diagram, pull_push_timelines, timeline, use_style
+from hooklab.lab.pulling import budget_allocations, freshness_points, rate_limit_plan
 from hooklab.lab.reliability import (
     ack_comparison,
     concurrent_duplicates,
@@ -95,4 +97,6 @@ __all__ = [
     "POLICIES", "Faults", "ack_comparison", "chaos_run", "chaos_timeline", "concurrent_duplicates",
     "delivered_curves", "delivered_share", "healthy_beside_dead", "inbox_memory", "ordering",
     "recovery_demo", "retry_schedules", "schedules",
+    # notebook 06
+    "budget_allocations", "freshness_curve", "freshness_points", "rate_limit_plan",
 ]  # fmt: skip

@@ -201,3 +201,24 @@ def interval_explorer(interval_s: float, *, records: int, rate_per_s: float, see
     poll_timeline(interval_s, records=records, rate_per_s=rate_per_s, window_s=max(300.0, 10 * interval_s),
                   seed=seed)  # fmt: skip
     plt.show()
+
+
+def freshness_curve(points: pd.DataFrame, *, title: str):
+    """Freshness of periodic polling against r = λT: the theory (1 - e^-r) / r as a line, the
+    simulated points (``lab.freshness_points``) as markers (notebook 06)."""
+    import numpy as np
+
+    from hooklab.core.adaptive import freshness
+
+    fig, ax = new_axes()
+    r = np.geomspace(0.01, 20, 200)
+    ax.plot(r, [freshness(x, 1.0) for x in r], color=COLORS["theory"], linewidth=1.2, label="(1 - e^-r) / r")
+    ax.scatter(points["r"], points["simulated"], color=COLORS["poll"], marker=MARKERS["poll"], zorder=3,
+               label="simulated")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("r = λT (changes per polling interval)")
+    ax.set_ylabel("share of time A's copy is current")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    ax.set_title(title)
+    return ax

@@ -246,7 +246,7 @@ class ProviderService:
         with self.lock:
             data, has_more = self.core.events_page(after, limit)
         if not data and wait > 0:
-            data, has_more = await self._wait_for_events(after, limit, min(wait, self.max_wait_s))
+            data, has_more = await self._wait_for_events(request, after, limit, min(wait, self.max_wait_s))
         body = {"data": data, "has_more": has_more}
         response = _conditional(request, body, events_etag(after, limit, data, has_more))
         response.headers["X-Poll-Interval"] = str(self.poll_interval_s)
@@ -261,7 +261,9 @@ class ProviderService:
                            retry_after=1)  # fmt: skip
         self.waiting += 1
 
-    async def _wait_for_events(self, after: str | None, limit: int, wait: float) -> tuple[list, bool]:
+    async def _wait_for_events(
+        self, request: Request, after: str | None, limit: int, wait: float
+    ) -> tuple[list, bool]:
         self._hold()
         try:
             deadline = self.clock.now() + wait
@@ -270,10 +272,11 @@ class ProviderService:
                 with self.lock:
                     data, has_more = self.core.events_page(after, limit)
                 left = deadline - self.clock.now()
-                if data or left <= 0 or news is None:
+                # a client that went away frees its place at once (and lets B shut down)
+                if data or left <= 0 or news is None or await request.is_disconnected():
                     return data, has_more
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(news.wait(), left)
+                    await asyncio.wait_for(news.wait(), min(left, 0.25))
         finally:
             self.waiting -= 1
 

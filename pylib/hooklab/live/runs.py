@@ -102,15 +102,19 @@ def run_live(
     settlement: SettlementModel | None = None,
     timeout_s: float = 120.0,
     progress: Callable[[str], None] | None = None,
+    poll_interval_s: int = 60,
 ) -> LiveRun:
     """Run B and A live in ``mode`` until every payment settled and A knows it.
 
     Raises ``TimeoutError`` (with what was still missing) if that takes over ``timeout_s``.
+    ``poll_interval_s``: what B's ``X-Poll-Interval`` says (the ``feed`` mode waits at least that).
     """
     say = progress or (lambda message: None)
     rng = random.Random(seed)
     # seeded ids: the run is compared with a simulation of the same seed, payment by payment
-    provider = ProviderService(seed=seed, settlement=settlement, seeded_ids=True)
+    provider = ProviderService(
+        seed=seed, settlement=settlement, seeded_ids=True, poll_interval_s=poll_interval_s
+    )
     with serve(provider.app) as b:
         shop = ShopService(b.url, mode=mode, interval_s=interval_s)
         try:
