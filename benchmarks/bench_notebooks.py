@@ -55,11 +55,17 @@ INVITED: dict[str, list[tuple[str, str]]] = {
         ("RETENTIONS_S = [300, 7 * 86400]", "RETENTIONS_S = [300, 3600, 86400, 7 * 86400]"),
         ("ARRIVALS = (3, 2)", "ARRIVALS = (3, 1, 2)"),
     ],
+    "06-smarter-polling.ipynb": [
+        ("RECORDS = 100  #", "RECORDS = 1000  #"),
+        ("RATE_PER_S = 1 / 600  #", "RATE_PER_S = 1 / 60  #"),
+        ("INTERVAL_S = 60  #", "INTERVAL_S = 10  #"),
+        ("RATES_PER_S = (1 / 30, 1 / 3600)", "RATES_PER_S = (1 / 60, 1 / 600)"),
+    ],
 }  # fmt: skip
 
 #: A cell runs the simulation if it calls one of these, and is live if it starts real servers.
 SIMULATED = ("simulate(", "sweep(", "scan(", "interval_explorer", "poll_timeline(", "delivered_share(",
-             "inbox_memory(")  # fmt: skip
+             "inbox_memory(", "rate_limit_plan(", "freshness_points(", "budget_allocations(")  # fmt: skip
 LIVE = ("live_pair(", "webhook_pair(", "run_live(", "serve(", "ProviderService(", "chaos_run(", "ack_comparison(",
         "concurrent_duplicates(", "healthy_beside_dead(", "recovery_demo(")  # fmt: skip
 

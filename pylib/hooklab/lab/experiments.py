@@ -125,7 +125,10 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
     ``N * changes_per_hour``. ``cheaper`` names the side with fewer requests;
     ``poll_within_github_limit`` says whether polling fits 5,000 requests/hour. A scenario may say
     ``every_transition`` (A must see each state, not only the latest): polling sees only what is
-    there when it asks, so ``pick`` is then ``webhook`` whatever ``cheaper`` says.
+    there when it asks, so ``pick`` is then ``webhook`` whatever ``cheaper`` says. The smarter pulls
+    at the same interval: ``conditional_quota_per_hour`` (what conditional polling counts against a
+    limit like GitHub's), ``feed_requests_per_hour`` and ``long_poll_requests_per_hour`` (at most one
+    per change, plus a timeout every 30 s of quiet; it waits one hop, not T/2).
     """
     rows = []
     for sc in scenarios:
@@ -145,6 +148,20 @@ def scenario_table(scenarios: list[dict]) -> pd.DataFrame:
                 "every_transition": bool(sc.get("every_transition", False)),
                 "pick": "webhook" if sc.get("every_transition") else ("poll" if poll < push else "webhook"),
                 "poll_within_github_limit": poll <= GITHUB_RATE_LIMIT_PER_HOUR,
+                # smarter pulls at the same interval (notebook 06): conditional polls count against a
+                # quota only when they find a change; a feed asks once for all records (plus a page
+                # per 100 events); a long poll costs about one request per change, or per 30 s quiet
+                "conditional_quota_per_hour": round(
+                    sc["records"]
+                    * (1 - math.exp(-sc["changes_per_hour"] / 3600 * interval))
+                    * 3600
+                    / interval,
+                    1,
+                ),
+                "feed_requests_per_hour": round(3600 / interval + push / 100, 1),
+                "long_poll_requests_per_hour": round(
+                    min(push, 3600 / interval * sc["records"]) + 3600 / 30, 1
+                ),
             }
         )
     return pd.DataFrame(rows).set_index("scenario")

@@ -86,12 +86,14 @@ def frontier(
     hybrid_label: str = "hybrid",
     feed=None,
     feed_label: str = "changes feed",
+    others: dict | None = None,
     ax=None,
 ):
     """Requests against latency: one point per polling interval, and the webhook point.
 
     ``poll`` has columns ``interval_s``, ``requests_per_hour``, ``latency_mean_s``; ``webhook``
-    (and the optional ``hybrid`` and ``feed``) has ``requests_per_hour`` and ``latency_mean_s``.
+    (and the optional ``hybrid``, ``feed`` and each of ``others``, ``{label: point}``) has
+    ``requests_per_hour`` and ``latency_mean_s``.
     Points are labelled with their interval. The changes feed is pull, so it is drawn in
     polling's colour, as an open triangle.
     """
@@ -116,10 +118,18 @@ def frontier(
         ax.plot([feed["requests_per_hour"]], [feed["latency_mean_s"]], linestyle="none", markersize=10,
                 color=COLORS["poll"], marker="^", markerfacecolor="white", markeredgewidth=1.8,
                 label=feed_label)  # fmt: skip
+    # smarter pulls (notebook 06): {label: point}, open markers in polling's colour (they are pull)
+    for (label, p), marker in zip((others or {}).items(), ("v", "P", "*", "h"), strict=False):
+        ax.plot([p["requests_per_hour"]], [p["latency_mean_s"]], linestyle="none", markersize=10,
+                color=COLORS["poll"], marker=marker, markerfacecolor="white", markeredgewidth=1.5,
+                label=label)  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="requests per hour between A and B",
            ylabel="mean detection latency (s)")  # fmt: skip
     ax.margins(x=0.12)
-    ax.legend(loc="best")  # where the points are not: they move with the parameters
+    if others:  # many markers: the legend beside the plot, where no point can be
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    else:
+        ax.legend(loc="best")  # where the points are not: they move with the parameters
     return ax
 
 
