@@ -107,3 +107,18 @@ def test_a_delay_stream_is_the_same_in_any_chunk_size():
     for chunk in (1, 64, 4096):
         next_delay = draw_stream(draw, np.random.default_rng(7), chunk)
         assert [next_delay() for _ in range(300)] == at_once.tolist()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(interval_s=60, records=50, rate_per_s=1 / 600, duration_s=3600),
+        dict(interval_s=5, records=20, rate_per_s=1 / 5, duration_s=600, seed=3),  # changes between polls
+        dict(interval_s=10, records=30, duration_s=1800, workload="bursts"),
+    ],
+    ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()),
+)
+def test_conditional_polling_is_plain_pollings_polls_with_304s_and_the_engines_agree(kwargs):
+    assert assert_same(mode="conditional", **kwargs) == "vector"
+    plain, cond = simulate("poll", **kwargs), simulate("conditional", **kwargs)
+    assert (cond.requests["status"] == 304).sum() == plain.summary["empty_responses"]

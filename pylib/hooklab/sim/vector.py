@@ -56,7 +56,7 @@ from hooklab.sim.world import (
     make_rng,
 )
 
-MODES = ("poll", "webhook", "hybrid")
+MODES = ("poll", "webhook", "hybrid", "conditional")
 #: Words (32 bits) B's id generator spends: a registration (192 bits skipped + a 64-bit id), an id.
 _REGISTER_WORDS, _ID_WORDS = 8, 2
 _FIRST_STATUS = "pending"  # what B's core creates a payment as
@@ -249,7 +249,8 @@ def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
     the window is cut) and every change's latency row, as the event engine's ``Sim`` gives them.
     """
     mode = strategy.mode
-    polls, hooks = mode in ("poll", "hybrid"), mode in ("webhook", "hybrid")
+    # conditional polling makes plain polling's polls; only what an unchanged one carries differs
+    polls, hooks = mode in ("poll", "hybrid", "conditional"), mode in ("webhook", "hybrid")
     t0 = window.begin_s
     if hooks:  # A registers first (one round trip); the workload starts when the answer is back
         there, back = _kind_pairs(sim, "register", 1)
@@ -291,6 +292,10 @@ def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
         if polls:
             rows[0]["news"] = news[records : records + len(rows[0]["time"])]
         rows[-1]["news"] = news[len(news) - len(answered) :][answered]
+    if mode == "conditional":  # a poll that brought nothing new was a 304: no body
+        unchanged = rows[0]["news"] == 0
+        rows[0]["status"] = np.where(unchanged, 304, rows[0]["status"])
+        rows[0]["bytes"] = np.where(unchanged, 0, rows[0]["bytes"])
     if not len(ch.time):  # no change at all: the same empty frame as the event engine's
         return _columns(rows), change_latencies([], []), start, end
     latencies = pd.DataFrame(
