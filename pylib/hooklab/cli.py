@@ -55,6 +55,10 @@ def _rate(text: str) -> float:
     return value
 
 
+#: What ``--retries`` takes (provider and simulate alike).
+RETRIES_HELP = "retry policy: fast, svix, standard, shopify, stripe, github, or waits such as 0.5,1,2"
+
+
 def _retries(text: str):
     """A retry policy's name or a list of waits (``0.5,1,2``), checked now rather than in the server."""
     from hooklab.core.retry import retry_policy
@@ -271,8 +275,7 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     _option(p, "--settle-mean", _positive_float, 2.0, "mean seconds until a payment settles")
     _option(p, "--failure-share", _share, 0.1, "share of payments that fail, 0..1")
-    _option(p, "--retries", _retries, "fast",
-            "webhook retry policy: fast, svix, standard, shopify, stripe, github, or waits such as 0.5,1,2")  # fmt: skip
+    _option(p, "--retries", _retries, "fast", "webhook " + RETRIES_HELP)
     _option(p, "--jitter", _share, 0.0, "spread each retry wait by up to this fraction, 0..1")
     _option(p, "--delivery-timeout", _positive_float, 5.0, "seconds B waits for A to answer a delivery")
     p.add_argument(
@@ -360,8 +363,7 @@ def _simulate_options(p: argparse.ArgumentParser) -> None:
         help="hybrid: poll every record every S s (default 600); webhook: read GET /events every S s, "
         "as hooklab consumer --reconcile does (default: off)",
     )  # fmt: skip
-    _option(p, "--retries", _retries, "fast",
-            "B's retry policy: fast, svix, standard, shopify, stripe, github, or waits such as 0.5,1,2")  # fmt: skip
+    _option(p, "--retries", _retries, "fast", "B's " + RETRIES_HELP)
     p.add_argument(
         "--outage", type=_outages, default=(), metavar="START:DURATION[,...]",
         help="A is down from START for DURATION seconds (from the window's start), e.g. 600:7200,9000:60",

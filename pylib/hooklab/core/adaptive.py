@@ -103,3 +103,35 @@ def allocate(rates: Sequence[float], budget_per_s: float, *, floor_per_s: float 
     freqs = _frequencies(rates, hi)
     scale = spend / sum(freqs) if sum(freqs) > 0 else 0.0  # land exactly on the budget
     return [floor_per_s + f * scale for f in freqs]
+
+
+class PollBudget:
+    """An adaptive poller's memory and choice, sans-I/O (the simulation's and live A's alike): each
+    record's polls counted as they are answered, and on request the budget (records /
+    ``interval_s`` polls per second) re-allocated from the estimated rates, no record polled less
+    often than every ``max_interval_s`` (so that its estimate stays current)."""
+
+    def __init__(self, interval_s: float, max_interval_s: float | None = None) -> None:
+        self.interval_s = float(interval_s)
+        self.max_interval_s = max_interval_s or 20 * self.interval_s
+        self.seen: dict[str, list] = {}  # record -> [polls, polls that found a change, seconds covered]
+
+    def polled(self, key: str, changed: bool, interval_s: float) -> None:
+        """One answered poll of ``key``, made ``interval_s`` after the one before."""
+        seen = self.seen.setdefault(key, [0, 0, 0.0])
+        seen[0] += 1
+        seen[1] += changed
+        seen[2] += interval_s
+
+    def rate(self, key: str) -> float:
+        """``key``'s rate of change from all its polls so far (:func:`estimate_from`)."""
+        return estimate_from(*self.seen.get(key, (0, 0, 0.0)), 1 / self.interval_s)
+
+    def intervals(self, keys: Sequence[str]) -> list[float]:
+        """Each record's new polling interval, the budget spent to maximise mean freshness."""
+        if not keys:
+            return []
+        freqs = allocate(
+            [self.rate(k) for k in keys], len(keys) / self.interval_s, floor_per_s=1 / self.max_interval_s
+        )
+        return [1 / f for f in freqs]

@@ -164,6 +164,15 @@ class Shop:
                 self._applied(event["id"], event["data"]["object"], via, now)
         return True
 
+    def accept_page(self, events: Sequence[dict], via: str, now: float) -> int:
+        """Accept a page of B's events (a reconciliation or feed read, a streamed event) and move the
+        cursor (``meta["cursor"]``) past it, in one transaction; how many were new to A."""
+        with self._atomic():
+            new = sum(self.accept(event, via, now) for event in events)
+            if events:
+                self.meta["cursor"] = events[-1]["id"]
+        return new
+
     def pending_events(self) -> list[tuple[str, dict, str]]:
         """``(event_id, event, via)`` of every event accepted and not yet applied, oldest first."""
         return [(event_id, event, via) for event_id, (event, via, _) in self.inbox.items()]

@@ -22,7 +22,7 @@ from hooklab.core.retry import POLICIES, retry_policy
 from hooklab.core.shop import Shop
 from hooklab.core.signing import sign_stripe
 from hooklab.live.provider_app import ProviderService
-from hooklab.live.runs import wait_until
+from hooklab.live.runs import synced, wait_until
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
 from hooklab.measure import progress
@@ -96,11 +96,10 @@ def ack_comparison(
                 for _ in range(payments):
                     shop.create_payment()
                 wait_until(
-                    lambda b=b, shop=shop: _settled_and_known(b, shop),
+                    lambda b=b, shop=shop: synced(b, shop),
                     20,
-                    f"A ({ack}) to learn every payment",
+                    f"A ({ack}) to learn every payment and B's retries to end",
                 )
-                wait_until(lambda b=b: _deliveries_done(b), 10, "B's retries to end")
                 fulfilled = shop.fulfilment_rows()
             shop.close()
         sent = b.log.to_frame()
@@ -119,17 +118,6 @@ def ack_comparison(
             "fulfilled_twice": len(fulfilled) - len({pid for pid, _ in fulfilled}),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("ack")
-
-
-def _deliveries_done(b: ProviderService) -> bool:
-    with b.lock:
-        return all(d.finished for d in b.core.deliveries.values())
-
-
-def _settled_and_known(b: ProviderService, shop: ShopService) -> bool:
-    with b.lock:
-        state, done = b.core.snapshot(), b.core.all_settled()
-    return done and shop.snapshot() == state
 
 
 # --- 3. duplicates --------------------------------------------------------------------------------

@@ -64,14 +64,10 @@ def told_to_wait(response: httpx.Response | None, now: float) -> float | None:
 
 
 def _accept(service, page: list[dict], via: str) -> bool:
-    news = False
-    with service.lock, service.core._atomic():  # the page's events and the cursor move together
-        for event in page:
-            news = service.core.accept(event, via, service.clock.now()) or news
-        if page:
-            service.core.meta["cursor"] = page[-1]["id"]
+    with service.lock:
+        new = service.core.accept_page(page, via, service.clock.now())
     service._inbox_wake.set()
-    return news
+    return new > 0
 
 
 def run_in_own_loop(service, loop_fn) -> None:
@@ -196,34 +192,23 @@ async def sse_loop(service, client: httpx.AsyncClient) -> None:
 
 
 class AdaptiveIntervals:
-    """``adaptive``: each payment's polls counted (polls, polls that found a change, seconds
-    covered) and, every ``every_s``, the budget ``payments / interval`` re-allocated."""
+    """``adaptive``, live: A's polls counted in a :class:`~hooklab.core.adaptive.PollBudget` and,
+    every ``every_s``, the pending payments' intervals re-allocated from it."""
 
     def __init__(self, service, every_s: float | None = None) -> None:
         self.service = service
         self.every_s = every_s or 10 * service.schedule.interval_s
-        self.seen: dict[str, list] = {}
+        self.budget = adaptive.PollBudget(service.schedule.interval_s)
         self.next_at = time.monotonic() + self.every_s
 
     def polled(self, payment_id: str, changed: bool) -> None:
-        seen = self.seen.setdefault(payment_id, [0, 0, 0.0])
-        seen[0] += 1
-        seen[1] += changed
-        seen[2] += self.service.schedule.interval_of(payment_id)
+        self.budget.polled(payment_id, changed, self.service.schedule.interval_of(payment_id))
         if time.monotonic() >= self.next_at:
             self.reallocate()
 
     def reallocate(self) -> None:
-        schedule = self.service.schedule
         with self.service.lock:
             ids = self.service.core.pending_ids()
         self.next_at = time.monotonic() + self.every_s
-        if not ids:
-            return
-        default = 1 / schedule.interval_s
-        rates = [adaptive.estimate_from(*self.seen.get(pid, (0, 0, 0.0)), default) for pid in ids]
-        floor = 1 / (20 * schedule.interval_s)
-        with contextlib.suppress(ValueError):
-            for pid, f in zip(ids, adaptive.allocate(rates, len(ids) / schedule.interval_s, floor_per_s=floor),
-                              strict=True):  # fmt: skip
-                schedule.set_interval(pid, 1 / f)
+        for pid, interval in zip(ids, self.budget.intervals(ids), strict=True):
+            self.service.schedule.set_interval(pid, interval)

@@ -56,7 +56,8 @@ class RateLimitMiddleware:
         client = scope.get("client") or ("unknown", 0)
         return "addr:" + str(client[0])
 
-    def headers(self, key: str) -> dict[str, str]:
+    def headers(self, key: str) -> tuple[dict[str, str], int]:
+        """The quota headers for ``key``, and the seconds until its window resets."""
         stats = self.limiter.get_window_stats(self.item, key)
         reset_in = max(0, math.ceil(stats.reset_time - time.time()))
         return {
@@ -65,7 +66,7 @@ class RateLimitMiddleware:
             "X-RateLimit-Reset": str(math.ceil(stats.reset_time)),
             "RateLimit-Policy": f'"default";q={self.limit};w={self.window_s}',
             "RateLimit": f'"default";r={stats.remaining};t={reset_in}',
-        }
+        }, reset_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
@@ -73,8 +74,8 @@ class RateLimitMiddleware:
             return
         key = self.client_key(scope)
         if not self.limiter.test(self.item, key):
-            headers = self.headers(key)
-            retry = max(1, int(headers["RateLimit"].rsplit("t=", 1)[1]))
+            headers, reset_in = self.headers(key)
+            retry = max(1, reset_in)
             err = ApiError(429, "rate_limited", f"over {self.limit} requests per {self.window_s} s for this "
                            f"client; wait {retry} s (Retry-After), or send If-None-Match: a 304 is free")  # fmt: skip
             response = JSONResponse(
@@ -87,7 +88,7 @@ class RateLimitMiddleware:
             if message["type"] == "http.response.start":
                 if message["status"] != 304:  # a 304 is free
                     self.limiter.hit(self.item, key)
-                extra = [(k.lower().encode(), v.encode()) for k, v in self.headers(key).items()]
+                extra = [(k.lower().encode(), v.encode()) for k, v in self.headers(key)[0].items()]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

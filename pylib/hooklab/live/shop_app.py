@@ -262,11 +262,8 @@ class ShopService:
             if response.status_code != 200:
                 return None
             page = response.json()
-            with self.lock, self.core._atomic():  # the page's events and the cursor move together
-                for event in page["data"]:
-                    new += self.core.accept(event, "reconcile", self.clock.now())
-                if page["data"]:
-                    self.core.meta["cursor"] = page["data"][-1]["id"]
+            with self.lock:
+                new += self.core.accept_page(page["data"], "reconcile", self.clock.now())
             self._inbox_wake.set()
             if not page["has_more"]:
                 break

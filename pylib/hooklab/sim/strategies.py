@@ -149,14 +149,10 @@ class Poll(Strategy):
         sim = self.sim
         now = sim.clock.t
         if payment is None:  # 304 Not Modified: what A has is current
-            status, news, final = 304, False, sim.shop.payments[payment_id]["status"] in FINAL_STATUSES
+            status, news, payment = 304, False, sim.shop.payments[payment_id]
         else:
-            status, news, final = (
-                200,
-                sim.shop.apply(payment, "poll", now),
-                payment["status"] in FINAL_STATUSES,
-            )
-        done = self.until_final and final
+            status, news = 200, sim.shop.apply(payment, "poll", now)
+        done = self.until_final and payment["status"] in FINAL_STATUSES
         self.schedule.polled(payment_id, sent, done=done)
         if (
             not done and sent + self.schedule.interval_of(payment_id) < self._armed
@@ -193,8 +189,7 @@ class Adaptive(Poll):
         super().__init__(interval_s, conditional=True)
         self.mode = "adaptive"
         self.every_s = every_s or 10 * interval_s
-        self.max_interval_s = max_interval_s or 20 * interval_s
-        self._polls: dict[str, list] = {}  # payment id -> [polls, polls that found a change, seconds watched]
+        self.budget = adaptive.PollBudget(interval_s, max_interval_s)
 
     def start(self, sim: Sim, ready: Callable[[], None]) -> None:
         self.sim = sim
@@ -203,25 +198,14 @@ class Adaptive(Poll):
 
     def _answered(self, args: tuple) -> None:
         req, payment, _ = args
-        seen = self._polls.setdefault(req[0], [0, 0, 0.0])
-        seen[0] += 1
-        seen[1] += payment is not None  # a 200: the record had changed since A's version
-        seen[2] += self.schedule.interval_of(req[0])
+        # a 200 under If-None-Match: the record had changed since A's version
+        self.budget.polled(req[0], payment is not None, self.schedule.interval_of(req[0]))
         return super()._answered(args)
-
-    def estimate(self, payment_id: str) -> float:
-        """This record's rate of change from all its polls so far (:func:`adaptive.estimate_from`)."""
-        n, x, watched = self._polls.get(payment_id, (0, 0, 0.0))
-        return adaptive.estimate_from(n, x, watched, 1 / self.interval_s)
 
     def _reallocate(self, _: object) -> None:
         ids = list(self._delays)
-        if ids:
-            rates = [self.estimate(pid) for pid in ids]
-            budget = len(ids) / self.interval_s
-            freqs = adaptive.allocate(rates, budget, floor_per_s=1 / self.max_interval_s)
-            for pid, f in zip(ids, freqs, strict=True):
-                self.schedule.set_interval(pid, 1 / f)
+        for pid, interval in zip(ids, self.budget.intervals(ids), strict=True):
+            self.schedule.set_interval(pid, interval)
         self.sim.at(self.sim.clock.t + self.every_s, self._reallocate)
 
     def describe(self) -> dict:
