@@ -123,10 +123,9 @@ def _provider_answers(url: str) -> bool:
 
 
 def cmd_provider(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from hooklab.core.provider import SettlementModel
     from hooklab.live.provider_app import ProviderService
+    from hooklab.live.serving import run
 
     if args.db and args.seeded_ids:
         print("error: --seeded-ids with --db would hand out the same ids again after a restart; "
@@ -146,15 +145,14 @@ def cmd_provider(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        uvicorn.run(service.app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+        run(service.app, args.port, log_level=args.log_level)
     finally:
         service.close()
     return 0
 
 
 def cmd_consumer(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from hooklab.live.serving import run
     from hooklab.live.shop_app import ShopService
 
     listen_url = f"http://127.0.0.1:{args.port}"
@@ -183,7 +181,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        uvicorn.run(service.app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+        run(service.app, args.port, log_level=args.log_level)
     finally:
         service.close()
     return 0

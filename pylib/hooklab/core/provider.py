@@ -434,6 +434,10 @@ class PaymentProvider:
                     self._new_delivery(endpoint, old.event_id, old.body, now, redelivery_of=old.id)
         return {"recovering": len(seen), "endpoint": self._public(endpoint)}
 
+    def in_flight(self, endpoint_id: str) -> int:
+        """Attempts to this endpoint handed out by :meth:`deliveries_due` and not reported back yet."""
+        return self._in_flight.get(endpoint_id, 0)
+
     def next_wakeup(self) -> float | None:
         """When something is next due (a settlement or a delivery with room in its endpoint's
         flight), or ``None`` if nothing is."""

@@ -83,6 +83,15 @@ MAX_WAITING = 100
 STREAM_S = 600.0
 #: What ``X-Poll-Interval`` says by default (GitHub's examples say 60).
 DEFAULT_POLL_INTERVAL_S = 60
+#: An endpoint's connections are closed once it has had nothing in flight for this long, seconds:
+#: without it every endpoint ever delivered to keeps a socket open, and a few hundred endpoints
+#: exhaust B's file descriptors.
+IDLE_CLIENT_S = 5.0
+#: Delivery attempts in flight across all endpoints at most: a bound on B's sockets however many
+#: endpoints are registered (each endpoint still has its own queue and connections).
+MAX_SENDING = 256
+#: Events per page when an event stream replays history; B's loop serves others between pages.
+STREAM_PAGE = 100
 
 
 #: One Server-Sent Event as B sends it: ``id`` the event's id, ``event`` its type, ``data`` the event as JSON.
@@ -138,8 +147,14 @@ class ProviderService:
         max_waiting: int = MAX_WAITING,
         max_wait_s: float = MAX_WAIT_S,
         stream_s: float = STREAM_S,
+        idle_client_s: float = IDLE_CLIENT_S,
+        max_sending: int = MAX_SENDING,
     ) -> None:
         self.max_wait_s, self.stream_s = max_wait_s, stream_s
+        self.idle_client_s, self.max_sending = idle_client_s, max_sending
+        self._sending: asyncio.Semaphore | None = None
+        self._client_used: dict[str, float] = {}  # endpoint id -> when its client last finished (monotonic)
+        self.stopping = False  # the server is shutting down: held long polls and streams end
         self.clock = clock or WallClock()
         self.poll_interval_s = poll_interval_s
         self.max_waiting = max_waiting
@@ -171,6 +186,7 @@ class ProviderService:
             kinds={PAYMENTS_PATH: "create", WEBHOOK_ENDPOINTS_PATH: "register"},
             middleware=limited,
         )
+        self.app.state.on_stopping = self.stop_holding  # see hooklab.live.serving.Server
         self._add_routes()
 
     def _add_routes(self) -> None:
@@ -273,7 +289,7 @@ class ProviderService:
                     data, has_more = self.core.events_page(after, limit)
                 left = deadline - self.clock.now()
                 # a client that went away frees its place at once (and lets B shut down)
-                if data or left <= 0 or news is None or await request.is_disconnected():
+                if data or left <= 0 or news is None or self.stopping or await request.is_disconnected():
                     return data, has_more
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(news.wait(), min(left, 0.25))
@@ -294,13 +310,16 @@ class ProviderService:
             # a stream ends after stream_s: the client reconnects with Last-Event-ID and loses nothing
             ends = self.clock.now() + self.stream_s
             try:
-                while self._new_events is not None and self.clock.now() < ends:
+                while not self.stopping and self._new_events is not None and self.clock.now() < ends:
                     news = self._new_events
                     with self.lock:
-                        page, _ = self.core.events_page(cursor, MAX_EVENTS_LIMIT)
+                        page, _ = self.core.events_page(cursor, STREAM_PAGE)
                     for event in page:
                         cursor = event["id"]
                         yield {"id": event["id"], "event": event["type"], "data": json.dumps(event)}
+                    # a socket that takes every byte never makes the sender wait, so a replay of a
+                    # long history would keep B's loop to itself: hand it back after each page
+                    await asyncio.sleep(0)
                     if not page:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(news.wait(), min(1.0, max(0.0, ends - self.clock.now())))
@@ -308,6 +327,13 @@ class ProviderService:
                 self.waiting -= 1
 
         return EventSourceResponse(events(), ping=15, headers={"X-Poll-Interval": str(self.poll_interval_s)})
+
+    def stop_holding(self) -> None:
+        """The server is shutting down: every held long poll answers now and every stream ends, so
+        stopping B does not wait for them (call it on B's event loop)."""
+        self.stopping = True
+        if self._new_events is not None:
+            self._new_events.set()
 
     def _announce_events(self) -> None:
         """Wake every long poll and stream: B made events since the last call."""
@@ -353,6 +379,8 @@ class ProviderService:
     async def _lifespan(self, app):
         self._wake = asyncio.Event()
         self._new_events = asyncio.Event()
+        self._sending = asyncio.Semaphore(self.max_sending)
+        self.stopping = False
         pump = asyncio.create_task(self._pump(), name="hooklab-provider-pump")
         try:
             yield
@@ -380,6 +408,23 @@ class ProviderService:
             )
         return client
 
+    async def _close_idle_clients(self) -> float | None:
+        """Close the connections of every endpoint with nothing in flight for ``idle_client_s``;
+        seconds until the next one may be due for closing (``None``: no client is open)."""
+        now, next_check = time.monotonic(), None
+        for endpoint_id in list(self._clients):
+            with self.lock:
+                busy = self.core.in_flight(endpoint_id) > 0
+            idle_for = now - self._client_used.get(endpoint_id, now)
+            if not busy and idle_for >= self.idle_client_s:
+                client = self._clients.pop(endpoint_id)
+                self._client_used.pop(endpoint_id, None)
+                await client.aclose()
+                continue
+            left = self.idle_client_s - idle_for if not busy else self.idle_client_s
+            next_check = left if next_check is None else min(next_check, left)
+        return next_check
+
     def close(self) -> None:
         """Close B's database (after serving stopped); what B knew stays readable in memory."""
         if self.store is not None:
@@ -401,7 +446,10 @@ class ProviderService:
                     task = asyncio.create_task(self._deliver(self._client(delivery.endpoint.id), delivery))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
+                idle_check = await self._close_idle_clients()
                 timeout = None if wake_at is None else max(0.0, wake_at - self.clock.now())
+                if idle_check is not None:
+                    timeout = idle_check if timeout is None else min(timeout, idle_check)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
@@ -412,8 +460,26 @@ class ProviderService:
     async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         """One attempt. Whatever goes wrong (no answer, a URL httpx cannot use, a bug), the
         attempt is reported as failed, so the delivery is retried or given up, never stuck."""
+        try:
+            async with self._sending or contextlib.nullcontext():
+                response, error, started_at = await self._attempt(client, delivery)
+        except asyncio.CancelledError:
+            raise  # B is shutting down: the delivery stays in flight with the rest of B's memory
+        finally:
+            self._client_used[delivery.endpoint.id] = time.monotonic()
+        status = None if response is None else response.status_code
+        retry_after = None if response is None else parse_retry_after(response.headers.get("retry-after"),
+                                                                       self.clock.now())  # fmt: skip
+        with self.lock:
+            self.core.delivery_finished(delivery, status, self.clock.now(), started_at=started_at,
+                                        retry_after_s=retry_after, error=error)  # fmt: skip
+        self._poke()
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, delivery: Delivery
+    ) -> tuple[httpx.Response | None, str | None, float]:
+        """Send one attempt: ``(response or None, error name or None, when it started)``."""
         response: httpx.Response | None = None
-        error: str | None = None
         started_at, t0 = self.clock.now(), time.perf_counter()
         try:
             with self.lock:
@@ -426,13 +492,7 @@ class ProviderService:
                 record_sent(self.log, request, response, receiver="A", kind="webhook",
                             started_at=started_at, duration_s=time.perf_counter() - t0)  # fmt: skip
         except asyncio.CancelledError:
-            raise  # B is shutting down: the delivery stays in flight with the rest of B's memory
+            raise
         except Exception as exc:  # every failure is a failed attempt
-            response, error = None, type(exc).__name__
-        status = None if response is None else response.status_code
-        retry_after = None if response is None else parse_retry_after(response.headers.get("retry-after"),
-                                                                       self.clock.now())  # fmt: skip
-        with self.lock:
-            self.core.delivery_finished(delivery, status, self.clock.now(), started_at=started_at,
-                                        retry_after_s=retry_after, error=error)  # fmt: skip
-        self._poke()
+            return None, type(exc).__name__, started_at
+        return response, None, started_at

@@ -25,7 +25,7 @@ class Running:
 
     url: str
     port: int
-    server: uvicorn.Server
+    server: Server
     thread: threading.Thread
 
 
@@ -46,6 +46,24 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, telling the app it is stopping before it waits for open requests: an app
+    whose ``state.on_stopping`` is set (B's, which holds long polls and streams) ends them at
+    once, so stopping does not wait out the longest of them."""
+
+    async def shutdown(self, sockets=None) -> None:
+        state = getattr(self.config.app, "state", None)
+        on_stopping = getattr(state, "on_stopping", None)
+        if on_stopping is not None:
+            on_stopping()
+        await super().shutdown(sockets=sockets)
+
+
+def run(app, port: int, *, log_level: str = "info") -> None:
+    """Serve ``app`` on ``127.0.0.1:port`` in this thread until Ctrl+C or SIGTERM (the CLI's way)."""
+    Server(uvicorn.Config(app, host=HOST, port=port, log_level=log_level)).run()
+
+
 @contextlib.contextmanager
 def serve(app, port: int = 0, *, log_level: str = "warning") -> Iterator[Running]:
     """Serve ``app`` on ``127.0.0.1:port`` (0 = any free port) until the ``with`` block ends."""
@@ -53,7 +71,7 @@ def serve(app, port: int = 0, *, log_level: str = "warning") -> Iterator[Running
     config = uvicorn.Config(
         app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=2, access_log=False
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="hooklab-uvicorn", daemon=True
     )

@@ -1,0 +1,158 @@
+"""Hardening, round 3: what an attacker found in the newer surfaces (SSE, long polling, rate limits,
+recovery, ``--public-url``), each reproduced over real HTTP on 127.0.0.1, each bounded now.
+
+The tests follow the issue's order (most severe first). None waits on a fixed sleep: each waits for
+a condition with a deadline (:func:`hooklab.live.runs.wait_until`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hooklab.core.provider import SettlementModel
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import wait_until
+from hooklab.live.serving import serve
+
+NEVER = SettlementModel(mean_s=3600, min_s=3600, failure_share=0)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def sink_app() -> Starlette:
+    """A receiver that answers 200 to any POST: many endpoints' URLs on one server."""
+
+    async def ok(request):
+        await request.body()
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/{path:path}", ok, methods=["POST"])])
+
+
+def settle_all_now(b: ProviderService) -> None:
+    with b.lock:
+        for payment in list(b.core.payments.values()):
+            if payment.status == "pending":
+                b.core.update_status(payment.id, "succeeded", b.clock.now())
+    b._poke()
+
+
+# --- 1. one idle connection per endpoint, kept forever --------------------------------------------
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
+def test_an_endpoints_connections_are_closed_once_it_is_idle():
+    """200 endpoints, one event: each delivery opened a connection that stayed open after the
+    delivery, so a few hundred endpoints exhausted B's 1,024 files. Now B closes an endpoint's
+    connections after ``idle_client_s`` with nothing in flight."""
+    b = ProviderService(seed=1, settlement=NEVER, idle_client_s=0.3)
+    with serve(sink_app()) as sink, serve(b.app) as running, httpx.Client(base_url=running.url) as api:
+        for i in range(200):
+            assert api.post("/webhook-endpoints", json={"url": f"{sink.url}/hook/{i}"}).status_code == 201
+        baseline = open_fds()
+        api.post("/payments", json={"amount": 100, "currency": "eur"})
+        settle_all_now(b)
+        wait_until(lambda: sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 200,
+                   what="200 deliveries")  # fmt: skip
+        wait_until(lambda: open_fds() <= baseline + 10, timeout_s=10, what="B to close idle connections")
+        assert not b._clients
+
+
+def test_delivery_attempts_in_flight_across_all_endpoints_are_bounded():
+    """However many endpoints, at most ``max_sending`` attempts (and so sockets) at once."""
+    peak, now_open = 0, 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    async def slow(request):
+        nonlocal peak, now_open
+        with lock:
+            now_open += 1
+            peak = max(peak, now_open)
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 5)
+        with lock:
+            now_open -= 1
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/{path:path}", slow, methods=["POST"])])
+    b = ProviderService(seed=1, settlement=NEVER, max_sending=5)
+    with serve(app) as sink, serve(b.app) as running, httpx.Client(base_url=running.url) as api:
+        for i in range(12):
+            api.post("/webhook-endpoints", json={"url": f"{sink.url}/hook/{i}"})
+        api.post("/payments", json={"amount": 100, "currency": "eur"})
+        settle_all_now(b)
+        wait_until(lambda: now_open == 5, what="five attempts in flight")
+        release.set()
+        wait_until(lambda: sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 12,
+                   what="all 12 deliveries")  # fmt: skip
+    assert peak == 5
+
+
+# --- 2. an SSE stream with no cursor replayed the whole history without yielding ------------------
+def many_events(b: ProviderService, n: int) -> None:
+    with b.lock:
+        for _ in range(n):
+            payment = b.core.create_payment(100, "eur", b.clock.now(), settle=False)
+            b.core.update_status(payment["id"], "succeeded", b.clock.now())
+
+
+def test_a_replaying_stream_leaves_b_free_to_answer_others():
+    """10,000 events and 10 streams replaying them from the start: B answers ``/health`` while the
+    replays are still going (before: the first stream's replay held B's loop to the end)."""
+    b = ProviderService(seed=1, settlement=NEVER)
+    many_events(b, 10_000)
+    finished: list[float] = []
+    health_at: list[float] = []
+
+    def replay(url: str) -> None:
+        seen = 0
+        with httpx.Client(timeout=30) as c, c.stream("GET", url + "/events/stream") as response:
+            for line in response.iter_lines():
+                seen += line.startswith("id:")
+                if seen == 10_000:
+                    break
+        finished.append(time.monotonic())
+
+    with serve(b.app) as running:
+        threads = [threading.Thread(target=replay, args=(running.url,)) for _ in range(10)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: b.waiting == 10, what="10 streams open")
+        assert httpx.get(running.url + "/health", timeout=30).status_code == 200
+        health_at.append(time.monotonic())
+        for t in threads:
+            t.join(60)
+    assert len(finished) == 10
+    assert health_at[0] < max(finished), "B answered /health only after every replay had ended"
+
+
+# --- 8. stopping B waited for held long polls -----------------------------------------------------
+def test_stopping_b_ends_held_long_polls_at_once():
+    b = ProviderService(seed=1, settlement=NEVER)
+    answers: list[int] = []
+
+    def hold(url: str) -> None:
+        try:
+            answers.append(httpx.get(url + "/events?wait=60", timeout=90).status_code)
+        except httpx.HTTPError:
+            answers.append(0)
+
+    with serve(b.app) as running:
+        threads = [threading.Thread(target=hold, args=(running.url,)) for _ in range(20)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: b.waiting == 20, what="20 held long polls")
+    for t in threads:
+        t.join(10)
+    # each held poll was answered (an empty page) as B stopped; before, they were held until the
+    # server's graceful-shutdown timeout cut them off (and `hooklab provider`, with none, waited 60 s)
+    assert answers == [200] * 20
