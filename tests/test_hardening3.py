@@ -14,6 +14,7 @@ import time
 
 import httpx
 import pytest
+from conftest import FAST
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -22,6 +23,7 @@ from hooklab.core.provider import SettlementModel
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
 
 NEVER = SettlementModel(mean_s=3600, min_s=3600, failure_share=0)
 
@@ -156,3 +158,77 @@ def test_stopping_b_ends_held_long_polls_at_once():
     # each held poll was answered (an empty page) as B stopped; before, they were held until the
     # server's graceful-shutdown timeout cut them off (and `hooklab provider`, with none, waited 60 s)
     assert answers == [200] * 20
+
+
+# --- 3. one client held every stream place, starving the rest ------------------------------------
+def hold_streams(url: str, count: int, headers: dict | None = None) -> tuple[list[int], threading.Event]:
+    """Open ``count`` event streams and keep them open until the returned event is set; their statuses."""
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def one() -> None:
+        with httpx.Client(timeout=30, headers=headers) as c, c.stream("GET", url + "/events/stream") as r:
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                done.wait(30)
+
+    for _ in range(count):
+        threading.Thread(target=one, daemon=True).start()
+    wait_until(lambda: len(statuses) == count, what=f"{count} streams answered")
+    return statuses, done
+
+
+def test_one_client_cannot_take_every_stream_place():
+    """A stranger opens 30 streams (B holds 30 at most): 10 are held (the per-client limit), 20 get
+    429; A, in sse mode with its API key, still learns every payment."""
+    b = ProviderService(seed=2, settlement=FAST, max_waiting=30, api_keys=["shop-key"])
+    with serve(b.app) as running:
+        statuses, release = hold_streams(running.url, 30)
+        try:
+            assert sorted(statuses) == [200] * 10 + [429] * 20
+            shop = ShopService(running.url, mode="sse", api_key="shop-key")
+            with serve(shop.app):
+                for _ in range(20):
+                    shop.create_payment()
+                wait_until(shop.is_done, what="A to learn all 20 payments over its stream")
+                assert shop.snapshot() == b.core.snapshot()
+            shop.close()
+        finally:
+            release.set()
+
+
+# --- 6. the rate limit: invented keys, concurrent long polls, If-None-Match: * ---------------------
+def test_a_key_b_never_issued_is_refused_not_a_fresh_quota():
+    b = ProviderService(seed=3, rate_limit="5/60")
+    with serve(b.app) as running, httpx.Client(base_url=running.url) as client:
+        answers = [
+            client.get("/events", headers={"Authorization": f"Bearer invented-{i}"}) for i in range(20)
+        ]
+        assert {a.status_code for a in answers} == {401}
+        assert answers[0].json()["error"]["code"] == "unknown_api_key"
+        assert [client.get("/events").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_held_long_polls_count_when_they_arrive():
+    """20 long polls at once against a limit of 5: 5 are held, 15 refused (before: all 20 passed,
+    since a request was counted only when it was answered)."""
+    b = ProviderService(seed=3, rate_limit="5/60", settlement=NEVER, max_waiting_per_client=100)
+    statuses: list[int] = []
+    with serve(b.app) as running:
+
+        def poll() -> None:
+            statuses.append(httpx.get(running.url + "/events?wait=2", timeout=10).status_code)
+
+        threads = [threading.Thread(target=poll) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+    assert sorted(statuses) == [200] * 5 + [429] * 15
+
+
+def test_if_none_match_star_is_not_a_free_answer():
+    b = ProviderService(seed=3, rate_limit="3/60")
+    with serve(b.app) as running, httpx.Client(base_url=running.url) as client:
+        answers = [client.get("/events", headers={"If-None-Match": "*"}).status_code for _ in range(5)]
+        assert answers == [304, 304, 304, 429, 429]

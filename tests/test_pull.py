@@ -52,7 +52,7 @@ def test_the_events_feed_has_an_etag_and_says_how_often_to_poll():
 
 
 def test_over_the_rate_limit_b_answers_429_with_retry_after_and_both_header_families():
-    b = ProviderService(seed=3, rate_limit="3/60")
+    b = ProviderService(seed=3, rate_limit="3/60", api_keys=["key-2"])
     with serve(b.app) as run, httpx.Client(base_url=run.url) as client:
         answers = [client.get("/events") for _ in range(4)]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
@@ -74,7 +74,7 @@ def test_over_the_rate_limit_b_answers_429_with_retry_after_and_both_header_fami
 
 
 def test_a_304_does_not_count_against_the_quota():
-    b = ProviderService(seed=4, rate_limit="3/60")
+    b = ProviderService(seed=4, rate_limit="3/60", api_keys=["k"])
     with serve(b.app) as run, httpx.Client(base_url=run.url, headers={"Authorization": "Bearer k"}) as client:
         tag = client.get("/events").headers["etag"]
         for _ in range(10):

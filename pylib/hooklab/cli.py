@@ -136,7 +136,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
                                                    failure_share=args.failure_share),
         seeded_ids=args.seeded_ids, retry_schedule=args.retries, jitter=args.jitter,
         delivery_timeout_s=args.delivery_timeout, db_path=args.db, rate_limit=args.rate_limit,
-        poll_interval_s=args.poll_interval,
+        poll_interval_s=args.poll_interval, api_keys=args.api_key,
     )  # fmt: skip
     kept = f", state in {args.db}" if args.db else ", in memory"
     print(
@@ -161,6 +161,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     service = ShopService(
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
         ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work,
+        api_key=args.api_key,
     )  # fmt: skip
     if not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
@@ -278,8 +279,14 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
     _option(p, "--delivery-timeout", _positive_float, 5.0, "seconds B waits for A to answer a delivery")
     p.add_argument(
         "--rate-limit", type=_rate_limit, default=None, metavar="N/S",
-        help="at most N requests per S seconds per client (its Bearer key, else its address); over it: "
-        "429 with Retry-After; a 304 does not count (default: no limit)",
+        help="at most N requests per S seconds per client (an --api-key it sends as Bearer, else its "
+        "address); over it: 429 with Retry-After; a 304 for a tag it had does not count (default: no limit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--api-key", action="append", default=[], metavar="KEY",
+        help="an API key B knows (repeat for more): a client sending it as Authorization: Bearer KEY has "
+        "its own rate limit and its own places for long polls and streams; an unknown key gets 401 "
+        "(default: none, every client is its address)",
     )  # fmt: skip
     _option(p, "--poll-interval", _positive_int, 60, "what GET /events says in X-Poll-Interval, seconds")
     p.add_argument(
@@ -328,6 +335,10 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
         "(Stripe's advice) (default %(default)s)",
     )  # fmt: skip
     _option(p, "--work", float, 0.0, "seconds of work per event (a slow handler, for experiments)")
+    p.add_argument(
+        "--api-key", default=None, metavar="KEY",
+        help="an API key B was started with, sent as Authorization: Bearer KEY (default: none)",
+    )  # fmt: skip
     _option(p, "--log-level", str, "info", "uvicorn log level")
 
 

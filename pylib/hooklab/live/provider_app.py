@@ -14,6 +14,7 @@ nor another endpoint. With ``db_path`` B keeps everything in SQLite
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import ssl
@@ -65,7 +66,7 @@ from hooklab.live.models import (
     RecoverRequest,
 )
 from hooklab.live.provider_store import SqliteProviderStore
-from hooklab.live.ratelimit import RateLimitMiddleware, parse_rate
+from hooklab.live.ratelimit import ApiKeyMiddleware, RateLimitMiddleware, parse_rate
 from hooklab.live.server import ERROR_MEANINGS, documented, make_app, mark
 from hooklab.measure.requestlog import RequestLog
 
@@ -79,6 +80,8 @@ MAX_EVENTS_LIMIT = 1000
 MAX_WAIT_S = 60.0
 #: Long polls and event streams B holds open at once at most; more get 503 with Retry-After.
 MAX_WAITING = 100
+#: Of those, held for one client (API key, else address) at most; more get 429 with Retry-After.
+MAX_WAITING_PER_CLIENT = 10
 #: How long one event stream stays open before B closes it (the client reconnects), seconds.
 STREAM_S = 600.0
 #: What ``X-Poll-Interval`` says by default (GitHub's examples say 60).
@@ -145,6 +148,8 @@ class ProviderService:
         rate_limit: str | None = None,
         poll_interval_s: int = DEFAULT_POLL_INTERVAL_S,
         max_waiting: int = MAX_WAITING,
+        max_waiting_per_client: int = MAX_WAITING_PER_CLIENT,
+        api_keys: Sequence[str] = (),
         max_wait_s: float = MAX_WAIT_S,
         stream_s: float = STREAM_S,
         idle_client_s: float = IDLE_CLIENT_S,
@@ -157,14 +162,15 @@ class ProviderService:
         self.stopping = False  # the server is shutting down: held long polls and streams end
         self.clock = clock or WallClock()
         self.poll_interval_s = poll_interval_s
-        self.max_waiting = max_waiting
+        self.max_waiting, self.max_waiting_per_client = max_waiting, max_waiting_per_client
         self.waiting = 0  # long polls and event streams held open now
+        self._held: collections.Counter[str] = collections.Counter()  # of those, per client
         self._events_seen = 0
         self._new_events: asyncio.Event | None = None  # set (and replaced) when B makes events
-        limited = []
+        limited = [Middleware(ApiKeyMiddleware, api_keys=frozenset(api_keys))]
         if rate_limit is not None:
             per, window = parse_rate(rate_limit)
-            limited = [Middleware(RateLimitMiddleware, limit=per, window_s=window)]
+            limited.append(Middleware(RateLimitMiddleware, limit=per, window_s=window))
         self.name = name
         self.store = SqliteProviderStore(db_path) if db_path is not None else None
         self.core = PaymentProvider(
@@ -204,8 +210,9 @@ class ProviderService:
             (EVENTS_STREAM_PATH, self.stream_events, "GET", 200, EventList),
         ]
         for path, handler, method, status, model in routes:
-            errors = {REDELIVER_PATH: (409,), EVENTS_PATH: (429, 503), PAYMENT_PATH: (429,)}.get(path, ())
-            responses = documented(status, model, *errors)
+            errors = {REDELIVER_PATH: (409,), EVENTS_PATH: (429, 503), PAYMENT_PATH: (429,),
+                      EVENTS_STREAM_PATH: (429, 503)}.get(path, ())  # fmt: skip
+            responses = documented(status, model, 401, *errors)
             if path in (PAYMENT_PATH, EVENTS_PATH):  # conditional requests: 304, no body
                 responses[304] = {"description": ERROR_MEANINGS[304]}
             if path == EVENTS_STREAM_PATH:
@@ -268,19 +275,35 @@ class ProviderService:
         response.headers["X-Poll-Interval"] = str(self.poll_interval_s)
         return response
 
-    def _hold(self) -> None:
-        """Count one more held connection, or refuse it (503) when ``max_waiting`` are held already."""
+    def _hold(self, request: Request) -> str:
+        """Count one more held connection for the request's client (returned, for :meth:`_release`),
+        or refuse it: 429 when that client holds ``max_waiting_per_client`` already (one client must
+        not take every place), 503 when ``max_waiting`` are held in all."""
+        client = request.state.client
+        if self._held[client] >= self.max_waiting_per_client:
+            raise ApiError(429, "too_many_waiting",
+                           f"this client already holds {self._held[client]} long polls or streams (the "
+                           f"limit per client is {self.max_waiting_per_client}); close one, or retry after "
+                           "a second", retry_after=1)  # fmt: skip
         if self.waiting >= self.max_waiting:
             raise ApiError(503, "too_many_waiting",
                            f"{self.waiting} clients are already waiting for events (the limit is "
                            f"{self.max_waiting}); retry after a second, or poll without wait",
                            retry_after=1)  # fmt: skip
         self.waiting += 1
+        self._held[client] += 1
+        return client
+
+    def _release(self, client: str) -> None:
+        self.waiting -= 1
+        self._held[client] -= 1
+        if not self._held[client]:
+            del self._held[client]
 
     async def _wait_for_events(
         self, request: Request, after: str | None, limit: int, wait: float
     ) -> tuple[list, bool]:
-        self._hold()
+        client = self._hold(request)
         try:
             deadline = self.clock.now() + wait
             while True:
@@ -294,7 +317,7 @@ class ProviderService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(news.wait(), min(left, 0.25))
         finally:
-            self.waiting -= 1
+            self._release(client)
 
     async def stream_events(self, request: Request, after: str | None = None) -> EventSourceResponse:
         """Server-Sent Events: every event after ``after`` (or the ``Last-Event-ID`` header, which a
@@ -303,7 +326,7 @@ class ProviderService:
         cursor = request.headers.get("last-event-id") or after or None
         with self.lock:
             self.core.events_page(cursor, 1)  # an unknown cursor: 404 now, not inside the stream
-        self._hold()
+        client = self._hold(request)
 
         async def events():
             nonlocal cursor
@@ -324,7 +347,7 @@ class ProviderService:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(news.wait(), min(1.0, max(0.0, ends - self.clock.now())))
             finally:
-                self.waiting -= 1
+                self._release(client)
 
         return EventSourceResponse(events(), ping=15, headers={"X-Poll-Interval": str(self.poll_interval_s)})
 

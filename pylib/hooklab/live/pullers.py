@@ -80,7 +80,9 @@ def run_in_own_loop(service, loop_fn) -> None:
         service._pull_task = asyncio.current_task()
         if service._stop.is_set():
             return
-        async with httpx.AsyncClient(base_url=service.provider_url, timeout=5.0) as client:
+        async with httpx.AsyncClient(
+            base_url=service.provider_url, timeout=5.0, headers=service.auth_headers
+        ) as client:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_fn(service, client)
 

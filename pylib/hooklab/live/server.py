@@ -246,13 +246,15 @@ def validation_error(hints: dict[str, str]) -> Callable:
 ERROR_MEANINGS = {
     400: "malformed JSON (or, at A's webhook endpoint, a bad signature)",
     304: "not modified: the If-None-Match tag still matches (no body, the same ETag)",
+    401: "an API key B was not started with (Authorization: Bearer); send a known key or none",
     404: "no such payment, event or route",
     405: "method not allowed here (the Allow header lists those that are)",
     409: "the delivery's endpoint is disabled: POST /webhook-endpoints/{id}/recover enables it",
     413: f"body over {MAX_BODY_BYTES} bytes",
     415: "a body declared as something other than JSON",
     422: "a field that is missing, unknown or invalid (the message names it)",
-    429: "over the rate limit: wait Retry-After seconds (a 304 does not count)",
+    429: "over the rate limit, or this client holds too many long polls or streams: wait Retry-After "
+    "seconds (a 304 for a tag you had does not count)",
     502: "System B did not answer (A's POST /orders)",
     503: "A has no signing secret yet (its webhook endpoint, before registering); or, at B's GET "
     "/events?wait=, too many clients waiting already (Retry-After says when to try again)",

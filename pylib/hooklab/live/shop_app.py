@@ -107,6 +107,7 @@ class ShopService:
         reconcile_s: float | None = None,
         work_s: float = 0.0,
         retention_s: float | None = None,
+        api_key: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -132,7 +133,10 @@ class ShopService:
         self.log = RequestLog(name)
         self.lock = threading.RLock()
         self._own_client = client is None
-        self.client = client or httpx.Client(base_url=self.provider_url, timeout=timeout_s)
+        # B tells clients apart by API key (else by address, which every program on 127.0.0.1 shares)
+        self.auth_headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = client or httpx.Client(base_url=self.provider_url, timeout=timeout_s,
+                                             headers=self.auth_headers)  # fmt: skip
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._poller: threading.Thread | None = None
