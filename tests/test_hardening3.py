@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,7 +21,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hooklab.core.contract import webhook_url
 from hooklab.core.provider import SettlementModel
+from hooklab.live.processes import free_port
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
@@ -232,3 +236,47 @@ def test_if_none_match_star_is_not_a_free_answer():
     with serve(b.app) as running, httpx.Client(base_url=running.url) as client:
         answers = [client.get("/events", headers={"If-None-Match": "*"}).status_code for _ in range(5)]
         assert answers == [304, 304, 304, 429, 429]
+
+
+# --- 4. --public-url with credentials plus --reconcile registered A again every round -------------
+def test_a_url_with_credentials_is_registered_once_however_many_rounds():
+    b = ProviderService(seed=4, settlement=FAST)
+    port = free_port()
+    with serve(b.app) as running:
+        shop = ShopService(running.url, mode="webhook", public_url=f"http://user:pw@127.0.0.1:{port}",
+                           reconcile_s=0.05, ack="inbox")  # fmt: skip
+        with serve(shop.app, port=port):
+            wait_until(
+                lambda: sum(r.kind == "reconcile" for r in shop.log.records()) >= 10,
+                what="10 reconciliations",
+            )
+            shop.create_payment()
+            wait_until(shop.is_done, what="A to learn its payment")
+        shop.close()
+    assert shop.registrations == 1 and len(b.core.endpoints) == 1
+    assert sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 1
+
+
+# --- 5. --public-url with a path had A's path appended anyway -------------------------------------
+def test_a_full_webhook_url_is_registered_as_given_and_delivered_to():
+    b = ProviderService(seed=5, settlement=FAST)
+    port = free_port()
+    full = f"http://127.0.0.1:{port}/webhooks/payments"
+    with serve(b.app) as running:
+        shop = ShopService(running.url, mode="webhook", public_url=full)
+        with serve(shop.app, port=port):
+            shop.create_payment()
+            wait_until(shop.is_done, what="A to learn its payment by webhook")
+        shop.close()
+    assert [e.url for e in b.core.endpoints.values()] == [full]
+    assert webhook_url("http://127.0.0.1:9/") == "http://127.0.0.1:9/webhooks/payments"
+    assert webhook_url("http://127.0.0.1:9/in/hooks") == "http://127.0.0.1:9/in/hooks"
+
+
+def test_a_public_url_b_would_refuse_is_a_plain_error_not_a_traceback():
+    done = subprocess.run(
+        [sys.executable, "-m", "hooklab.cli", "consumer", "--provider", "http://127.0.0.1:9", "--mode", "webhook",
+         "--public-url", "http://example.com:8001/hooks"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--public-url" in done.stderr and "127.0.0.1" in done.stderr

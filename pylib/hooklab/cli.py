@@ -152,12 +152,19 @@ def cmd_provider(args: argparse.Namespace) -> int:
 
 
 def cmd_consumer(args: argparse.Namespace) -> int:
+    from hooklab.core.contract import check_webhook_url, webhook_url
+    from hooklab.core.errors import ApiError
     from hooklab.live.serving import run
     from hooklab.live.shop_app import ShopService
 
     listen_url = f"http://127.0.0.1:{args.port}"
     # behind a proxy or a tunnel B reaches A at another URL than the one A listens on
     public_url = args.public_url or listen_url
+    try:  # what B would refuse, refused here with B's own rule, before anything starts
+        check_webhook_url(webhook_url(public_url))
+    except ApiError as err:
+        print(f"error: --public-url {public_url!r}: {err.message}", file=sys.stderr)
+        return 2
     service = ShopService(
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
         ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work,
@@ -173,6 +180,13 @@ def cmd_consumer(args: argparse.Namespace) -> int:
             service.close()
             return 1
         print(f"warning: System B at {args.provider} is not answering yet; {start_b}", file=sys.stderr)
+    elif args.mode == "webhook" and not service.core.webhook_secrets:
+        try:  # here rather than in the server's start-up, so a refusal is a sentence, not a traceback
+            service.register_webhook()
+        except (ApiError, ConnectionError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            service.close()
+            return 1
     reached = f" (B reaches it at {public_url})" if public_url != listen_url else ""
     every = f", reconciling every {args.reconcile:g} s" if args.reconcile else ""
     print(

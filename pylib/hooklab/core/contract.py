@@ -212,6 +212,14 @@ def check_webhook_url(url: object) -> str:
     return url
 
 
+def webhook_url(url: str) -> str:
+    """The URL B should deliver to, from what A was given: a base URL (no path, or ``/``) gets A's
+    webhook path; a URL with a path is kept as given (a proxy or tunnel maps it to A)."""
+    url = url.strip()
+    path = urlsplit(url).path
+    return url.rstrip("/") + WEBHOOK_PATH if path in ("", "/") else url
+
+
 def redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``: what a listing may show."""
     parts = urlsplit(url)

@@ -40,6 +40,8 @@ from hooklab.core.contract import (
     PAYMENTS_PATH,
     WEBHOOK_ENDPOINTS_PATH,
     WEBHOOK_PATH,
+    redact_url,
+    webhook_url,
 )
 from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
@@ -200,21 +202,28 @@ class ShopService:
         return payment
 
     def register_webhook(self, public_url: str | None = None) -> dict:
-        """Register A's webhook URL with B and trust the secret B returns."""
-        base = (public_url or self.public_url or "").rstrip("/")
-        if not base:
+        """Register A's webhook URL with B and trust the secret B returns. ``public_url``: the URL A
+        is served at (A's webhook path is added), or a full webhook URL with a path of its own (a
+        proxy's, kept as given). B refusing the URL raises :class:`ApiError` with B's reason."""
+        given = public_url or self.public_url
+        if not given:
             raise ValueError("register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'")
+        url = webhook_url(given)
         response = logged_send(
             self.client, self.log, receiver="B", kind="register", method="POST", url=WEBHOOK_ENDPOINTS_PATH,
-            clock=self.clock, json_body={"url": base + WEBHOOK_PATH},
+            clock=self.clock, json_body={"url": url},
         )  # fmt: skip
+        if response is not None and response.status_code == 422:
+            reason = response.json().get("error", {}).get("message", response.text)
+            raise ApiError(422, "webhook_url_refused", f"System B refused the webhook URL {url!r}: {reason}")
         if response is None or response.status_code != 201:
             detail = "no answer" if response is None else response.text
             raise ConnectionError(f"could not register the webhook endpoint with System B: {detail}")
         endpoint = response.json()
         with self.lock:
             self.core.add_webhook_secret(endpoint["secret"])
-            self.core.meta["endpoint_url"] = base + WEBHOOK_PATH
+            self.core.meta["endpoint_url"] = url
+            self.core.meta["endpoint_id"] = endpoint["id"]
             self.registrations += 1
         return endpoint
 
@@ -224,7 +233,7 @@ class ShopService:
         and A asked B to re-send what failed since the last reconciliation; ``"unknown"`` if B did not
         answer."""
         url = self.core.meta.get("endpoint_url") or (
-            self.public_url.rstrip("/") + WEBHOOK_PATH if self.public_url else None
+            webhook_url(self.public_url) if self.public_url else None
         )
         if url is None:
             return "unknown"
@@ -232,9 +241,12 @@ class ShopService:
                                url=WEBHOOK_ENDPOINTS_PATH, clock=self.clock)  # fmt: skip
         if response is None or response.status_code != 200:
             return "unknown"
-        mine = [e for e in response.json()["data"] if e["url"] == url]
+        # by the id B gave A (B's listing hides credentials in a URL, so the URL may not match)
+        known_id = self.core.meta.get("endpoint_id")
+        mine = [e for e in response.json()["data"]
+                if e["id"] == known_id or (known_id is None and e["url"] == redact_url(url))]  # fmt: skip
         if not mine:
-            self.register_webhook(url.removesuffix(WEBHOOK_PATH))
+            self.register_webhook(url)
             return "registered"
         if not any(e.get("enabled", True) for e in mine):
             since = float(self.core.meta.get("reconciled_at", "0"))
