@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hooklab.core.contract import webhook_url
-from hooklab.core.provider import SettlementModel
+from hooklab.core.provider import PaymentProvider, SettlementModel
 from hooklab.live.processes import free_port
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
@@ -69,8 +69,8 @@ def test_an_endpoints_connections_are_closed_once_it_is_idle():
         settle_all_now(b)
         wait_until(lambda: sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 200,
                    what="200 deliveries")  # fmt: skip
-        wait_until(lambda: open_fds() <= baseline + 10, timeout_s=10, what="B to close idle connections")
-        assert not b._clients
+        wait_until(lambda: not b._clients, timeout_s=10, what="B to close every idle client")
+        wait_until(lambda: open_fds() <= baseline + 10, timeout_s=10, what="the sockets to close")
 
 
 def test_delivery_attempts_in_flight_across_all_endpoints_are_bounded():
@@ -143,7 +143,7 @@ def test_a_replaying_stream_leaves_b_free_to_answer_others():
 
 # --- 8. stopping B waited for held long polls -----------------------------------------------------
 def test_stopping_b_ends_held_long_polls_at_once():
-    b = ProviderService(seed=1, settlement=NEVER)
+    b = ProviderService(seed=1, settlement=NEVER, max_waiting_per_client=20)
     answers: list[int] = []
 
     def hold(url: str) -> None:
@@ -280,3 +280,137 @@ def test_a_public_url_b_would_refuse_is_a_plain_error_not_a_traceback():
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--public-url" in done.stderr and "127.0.0.1" in done.stderr
+
+
+# --- 7. recovery grew B without bound; the deliveries list was not paged; `since` took anything ----
+def test_recovering_a_dead_endpoint_again_and_again_does_not_grow_b():
+    core = PaymentProvider(seed=7, retry_schedule=(1.0,), settlement=NEVER)
+    dead = core.register_endpoint("http://127.0.0.1:9/webhooks/payments")
+    for _ in range(50):
+        payment = core.create_payment(100, "eur", 0.0, settle=False)
+        core.update_status(payment["id"], "succeeded", 0.0)
+
+    def fail_everything(now: float) -> None:
+        for step in range(10):
+            for delivery in core.deliveries_due(now + step * 10):
+                core.delivery_finished(delivery, None, now + step * 10)
+
+    fail_everything(0.0)
+    assert len(core.deliveries) == 50
+    for round_ in range(5):
+        answer = core.recover(dead["id"], 0.0, 1000.0 * (round_ + 1))
+        assert answer["recovering"] == 50
+        assert core.recover(dead["id"], 0.0, 1000.0 * (round_ + 1))["recovering"] == 0  # all queued already
+        fail_everything(1000.0 * (round_ + 1))
+    # the 50 first deliveries and one recovery each, not 50 more per call
+    assert len(core.deliveries) == 100
+    assert all(d.state.value == "failed" for d in core.deliveries.values())
+
+
+def test_a_queued_event_is_not_queued_again_by_a_second_recovery():
+    core = PaymentProvider(seed=7, retry_schedule=(), settlement=NEVER)
+    dead = core.register_endpoint("http://127.0.0.1:9/webhooks/payments")
+    payment = core.create_payment(100, "eur", 0.0, settle=False)
+    core.update_status(payment["id"], "succeeded", 0.0)
+    (delivery,) = core.deliveries_due(0.0)
+    core.delivery_finished(delivery, 500, 1.0)
+    core.recover(dead["id"], 0.0, 2.0)
+    core.recover(dead["id"], 0.0, 3.0)  # the first recovery's delivery is still queued
+    assert len(core.deliveries_due(3.0)) == 1 and len(core.deliveries) == 2
+
+
+def test_the_deliveries_list_is_paged_like_events():
+    b = ProviderService(seed=7, settlement=NEVER, retry_schedule=(0.05,))
+    with serve(b.app) as running, httpx.Client(base_url=running.url) as client:
+        endpoint = client.post(
+            "/webhook-endpoints", json={"url": "http://127.0.0.1:9/webhooks/payments"}
+        ).json()
+        many_events(b, 250)
+        b._poke()
+        url = f"/webhook-endpoints/{endpoint['id']}/deliveries"
+        first = client.get(url).json()
+        assert len(first["data"]) == 100 and first["has_more"] is True
+        seen, after = [], None
+        while True:
+            page = client.get(url, params={"limit": 1000, **({"after": after} if after else {})}).json()
+            seen += page["data"]
+            if not page["has_more"]:
+                break
+            after = page["data"][-1]["id"]
+        assert len({d["id"] for d in seen}) == 250
+        assert client.get(url, params={"limit": 1001}).status_code == 422
+        assert client.get(url, params={"after": "dlv_nope"}).json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("since", ["true", '"0"', "Infinity", "1e400", "-1", "null"])
+def test_recover_takes_only_a_moment_as_since(since):
+    b = ProviderService(seed=7, settlement=NEVER)
+    with serve(b.app) as running, httpx.Client(base_url=running.url) as client:
+        endpoint = client.post(
+            "/webhook-endpoints", json={"url": "http://127.0.0.1:9/webhooks/payments"}
+        ).json()
+        answer = client.post(f"/webhook-endpoints/{endpoint['id']}/recover", content=f'{{"since": {since}}}',
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+        assert answer.status_code in (400, 422), answer.text
+        assert (
+            client.post(f"/webhook-endpoints/{endpoint['id']}/recover", json={"since": 0}).status_code == 202
+        )
+
+
+# --- 9. A's POST /orders passed B's 429 on without Retry-After -------------------------------------
+def test_an_order_refused_by_bs_rate_limit_says_when_to_retry():
+    b = ProviderService(seed=9, settlement=NEVER, rate_limit="1/60")
+    with serve(b.app) as running:
+        shop = ShopService(running.url, mode="webhook")
+        with serve(shop.app) as a, httpx.Client(base_url=a.url) as client:
+            assert client.post("/orders", json={"amount": 100, "currency": "eur"}).status_code == 201
+            refused = client.post("/orders", json={"amount": 100, "currency": "eur"})
+        shop.close()
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "refused" in refused.json()["error"]["message"]
+
+
+# --- 10. chunked bodies over 64 KiB got 400 malformed_json instead of 413 -------------------------
+def test_a_chunked_body_over_the_limit_is_413_everywhere():
+    def chunks():
+        for _ in range(70):
+            yield b" " * 1024
+
+    b = ProviderService(seed=10, settlement=NEVER)
+    with serve(b.app) as running:
+        shop = ShopService(running.url, mode="webhook")
+        with serve(shop.app) as a:
+            for url in (running.url + "/payments", a.url + "/orders", a.url + "/webhooks/payments"):
+                response = httpx.post(url, content=chunks(), headers={"Content-Type": "application/json"})
+                assert response.status_code == 413, (url, response.text)
+                assert response.json()["error"]["code"] == "body_too_large"
+        shop.close()
+    assert b.core.payments == {}
+
+
+# --- 11. the request log kept whatever path length a client sent ----------------------------------
+def test_the_request_log_keeps_a_bounded_path_and_sender():
+    b = ProviderService(seed=11, settlement=NEVER)
+    with serve(b.app) as running:
+        answer = httpx.get(running.url + "/payments/" + "x" * 8000, headers={"Hooklab-Sender": "s" * 5000})
+        assert answer.status_code in (404, 422)
+    (row,) = [r for r in b.log.records() if r.path.startswith("/payments/")]
+    assert len(row.path) <= 256 and len(row.sender) <= 64
+
+
+# --- 12. poll-mode A polled payments B had forgotten, forever --------------------------------------
+def test_a_payment_b_forgot_is_polled_once_not_forever():
+    port = free_port()
+    first = ProviderService(seed=12, settlement=NEVER)
+    with serve(first.app, port=port) as running:
+        shop = ShopService(running.url, mode="poll", interval_s=0.02)
+        forgotten = shop.create_payment()["id"]
+    with serve(shop.app), serve(ProviderService(seed=12, settlement=FAST).app, port=port):  # B forgot it
+        wait_until(lambda: forgotten in shop.unknown_at_b, what="A to hear B forgot the payment")
+        # A carries on with payments B does know, and never asks for the forgotten one again
+        fresh = [shop.create_payment()["id"] for _ in range(3)]
+        wait_until(shop.is_done, what="A to learn the three new payments")
+    shop.close()
+    polls_of_forgotten = [r for r in shop.log.records() if r.kind == "poll" and r.path.endswith(forgotten)]
+    assert [r.status for r in polls_of_forgotten if r.status is not None] == [404]  # None: B not up yet
+    assert all(shop.snapshot()[pid]["status"] != "pending" for pid in fresh)

@@ -97,6 +97,8 @@ class Delivery:
     #: The delivery this one re-sends (``POST /deliveries/{id}/redeliver``, ``.../recover``).
     redelivery_of: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    #: Made by a recovery (an event keeps one at most: the next recovery replaces it).
+    recovered: bool = False
 
     def move(self, what: str) -> DeliveryState:
         """Apply one transition of :data:`TRANSITIONS`, or raise :class:`IllegalTransition`."""

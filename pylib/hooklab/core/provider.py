@@ -99,6 +99,8 @@ class ProviderStore(Protocol):
 
     def save_delivery(self, delivery: Delivery) -> None: ...
 
+    def remove_delivery(self, delivery_id: str) -> None: ...
+
     def save_settlement(self, payment_id: str, due: float, outcome: str) -> None: ...
 
     def remove_settlement(self, payment_id: str) -> None: ...
@@ -288,9 +290,9 @@ class PaymentProvider:
             self._new_delivery(endpoint, event["id"], body, now)
 
     def _new_delivery(self, endpoint: Endpoint, event_id: str, body: bytes, now: float,
-                      redelivery_of: str | None = None) -> Delivery:  # fmt: skip
+                      redelivery_of: str | None = None, recovered: bool = False) -> Delivery:  # fmt: skip
         delivery = Delivery(self._new_id("dlv"), endpoint, event_id, body, due_at=now, created_at=now,
-                            redelivery_of=redelivery_of)  # fmt: skip
+                            redelivery_of=redelivery_of, recovered=recovered)  # fmt: skip
         self.deliveries[delivery.id] = delivery
         if endpoint.enabled:
             heapq.heappush(self._queues[endpoint.id], (now, self._next_seq(), delivery.id))
@@ -400,6 +402,22 @@ class PaymentProvider:
         self.endpoint(endpoint_id)
         return [d.to_dict() for d in self.deliveries.values() if d.endpoint.id == endpoint_id]
 
+    def deliveries_page(
+        self, endpoint_id: str, after: str | None = None, limit: int = 100
+    ) -> tuple[list[dict], bool]:
+        """Up to ``limit`` of one endpoint's deliveries after delivery id ``after``, oldest first, and
+        whether more follow (``has_more``): paged like ``GET /events``."""
+        self.endpoint(endpoint_id)
+        mine = [d for d in self.deliveries.values() if d.endpoint.id == endpoint_id]
+        start = 0
+        if after is not None:
+            ids = [d.id for d in mine]
+            if after not in ids:
+                raise ApiError(404, "not_found", f"endpoint {endpoint_id} has no delivery {after!r}; "
+                               "omit 'after' to start from the first")  # fmt: skip
+            start = ids.index(after) + 1
+        return [d.to_dict() for d in mine[start : start + limit]], start + limit < len(mine)
+
     def redeliver(self, delivery_id: str, now: float) -> dict:
         """Send a delivery's event again, as a new delivery now (GitHub's redelivery)."""
         old = self.deliveries.get(delivery_id)
@@ -417,22 +435,41 @@ class PaymentProvider:
 
     def recover(self, endpoint_id: str, since: float, now: float) -> dict:
         """Enable the endpoint again and re-send every event whose delivery to it failed and was
-        made at or after ``since`` (Svix's recovery); ``{"recovering": n}``."""
+        made at or after ``since`` (Svix's recovery); ``{"recovering": n}``.
+
+        Idempotent in size: an event already queued (or delivered) is not queued again, and an
+        event keeps at most one recovery delivery: a later recovery replaces the failed one, so
+        recovering a dead endpoint over and over does not grow B."""
         endpoint = self.endpoint(endpoint_id)
         with self._atomic():
             endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
             self._save_endpoint(endpoint)
-            delivered = {d.event_id for d in self.deliveries.values()
-                         if d.endpoint is endpoint and d.state is not DeliveryState.FAILED}  # fmt: skip
-            failed = [d for d in list(self.deliveries.values())
-                      if d.endpoint is endpoint and d.state is DeliveryState.FAILED and d.created_at >= since
-                      and d.event_id not in delivered]  # fmt: skip
-            seen: set[str] = set()
-            for old in failed:
-                if old.event_id not in seen:
-                    seen.add(old.event_id)
-                    self._new_delivery(endpoint, old.event_id, old.body, now, redelivery_of=old.id)
-        return {"recovering": len(seen), "endpoint": self._public(endpoint)}
+            mine = [d for d in self.deliveries.values() if d.endpoint is endpoint]
+            settled_or_queued = {d.event_id for d in mine if d.state is not DeliveryState.FAILED}
+            recovered = {d.event_id: d for d in mine if d.recovered}  # the last recovery of each event
+            firsts: dict[str, Delivery] = {}
+            for d in mine:
+                if (
+                    d.state is DeliveryState.FAILED
+                    and not d.recovered
+                    and d.event_id not in settled_or_queued
+                ):
+                    firsts.setdefault(d.event_id, d)
+            for event_id, first in firsts.items():
+                if first.created_at < since:
+                    continue
+                if event_id in recovered:  # replaced, not added to
+                    self._forget_delivery(recovered[event_id])
+                self._new_delivery(
+                    endpoint, event_id, first.body, now, redelivery_of=first.id, recovered=True
+                )
+        return {"recovering": sum(1 for f in firsts.values() if f.created_at >= since),
+                "endpoint": self._public(endpoint)}  # fmt: skip
+
+    def _forget_delivery(self, delivery: Delivery) -> None:
+        del self.deliveries[delivery.id]
+        if self.store is not None:
+            self.store.remove_delivery(delivery.id)
 
     def in_flight(self, endpoint_id: str) -> int:
         """Attempts to this endpoint handed out by :meth:`deliveries_due` and not reported back yet."""
@@ -494,7 +531,8 @@ class PaymentProvider:
             delivery = Delivery(row["id"], self.endpoints[row["endpoint_id"]], row["event_id"], row["body"],
                                 row["due_at"], row["attempt"], DeliveryState(row["state"]), row["last_status"],
                                 row["delivered_at"], row["created_at"], row["redelivery_of"],
-                                [Attempt(a["attempt"], a["started_at"], a["ended_at"], a["status"], a["error"]) for a in row["attempts"]])  # fmt: skip
+                                [Attempt(a["attempt"], a["started_at"], a["ended_at"], a["status"], a["error"]) for a in row["attempts"]],
+                                row.get("recovered", False))  # fmt: skip
             if delivery.state is DeliveryState.IN_FLIGHT:
                 delivery.state = DeliveryState.PENDING
             self.deliveries[delivery.id] = delivery

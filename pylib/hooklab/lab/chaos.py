@@ -76,6 +76,17 @@ class ChaosResult:
         )
 
 
+def _every(client: httpx.Client, url: str):
+    """Every item of one of B's paged listings (``data``, ``has_more``, ``after=<last id>``)."""
+    after = None
+    while True:
+        page = _get(client, f"{url}?limit=1000" + (f"&after={after}" if after else ""))
+        yield from page["data"]
+        if not page["has_more"]:
+            return
+        after = page["data"][-1]["id"]
+
+
 def _get(client: httpx.Client, url: str) -> dict | None:
     try:
         response = client.get(url, timeout=2.0)
@@ -175,16 +186,10 @@ def chaos_run(
         fulfilled = Counter(
             f["payment_id"] for f in (_get(client, a[0].url + "/fulfilments") or {"data": []})["data"]
         )
-        events, after = 0, None
-        while True:
-            page = _get(client, f"{b.url}/events?limit=1000" + (f"&after={after}" if after else ""))
-            events += len(page["data"])
-            if not page["has_more"]:
-                break
-            after = page["data"][-1]["id"]
+        events = sum(1 for _ in _every(client, f"{b.url}/events"))
         rows = []
         for endpoint in _get(client, b.url + "/webhook-endpoints")["data"]:
-            for delivery in _get(client, f"{b.url}/webhook-endpoints/{endpoint['id']}/deliveries")["data"]:
+            for delivery in _every(client, f"{b.url}/webhook-endpoints/{endpoint['id']}/deliveries"):
                 for attempt in delivery["attempts"]:
                     rows.append(
                         (attempt["started_at"], delivery["event_id"], attempt["attempt"], attempt["status"])

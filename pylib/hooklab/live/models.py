@@ -138,15 +138,18 @@ class DeliveryView(BaseModel):
 
 class DeliveryList(BaseModel):
     data: list[DeliveryView]
+    has_more: bool = Field(description="true: more deliveries follow; ask again with after=<the last id>")
 
 
 class RecoverRequest(BaseModel):
     """``POST /webhook-endpoints/{id}/recover``: re-send what failed since a moment."""
 
     model_config = ConfigDict(extra="forbid")
+    # strict: true, "0" and 1e400 (infinity) are not moments
     since: float = Field(
-        ge=0, description="Unix seconds: failed deliveries made at or after this are re-sent"
-    )
+        ge=0, strict=True, allow_inf_nan=False,
+        description="Unix seconds (a number): failed deliveries made at or after this are re-sent",
+    )  # fmt: skip
 
 
 class RecoverAnswer(BaseModel):

@@ -366,11 +366,19 @@ class ProviderService:
             news, self._new_events = self._new_events, asyncio.Event()
             news.set()
 
-    async def list_deliveries(self, request: Request, endpoint_id: str) -> dict:
-        """Every delivery to one endpoint, with each attempt's time and status."""
+    async def list_deliveries(
+        self,
+        request: Request,
+        endpoint_id: str,
+        after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_LIMIT)] = 100,
+    ) -> dict:
+        """One endpoint's deliveries, oldest first, with each attempt's time and status; paged like
+        ``GET /events``: at most ``limit``, those after delivery id ``after``, and ``has_more``."""
         mark(request, "view")
         with self.lock:
-            return {"data": self.core.endpoint_deliveries(endpoint_id)}
+            data, has_more = self.core.deliveries_page(endpoint_id, after or None, limit)
+        return {"data": data, "has_more": has_more}
 
     async def redeliver(self, request: Request, delivery_id: str) -> dict:
         """Send a delivery's event again now, as a new delivery (GitHub's redelivery)."""

@@ -54,12 +54,16 @@ class SqliteProviderStore(SqliteFile):
 
     def save_delivery(self, delivery: Delivery) -> None:
         row = delivery.to_dict()
-        row.update(due_at=delivery.due_at, attempt=delivery.attempt, last_status=delivery.last_status)
+        row.update(due_at=delivery.due_at, attempt=delivery.attempt, last_status=delivery.last_status,
+                   recovered=delivery.recovered)  # fmt: skip
         self.execute(
             "INSERT INTO deliveries (id, state, body, row) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET state = excluded.state, row = excluded.row",
             (delivery.id, delivery.state.value, delivery.body, json.dumps(row)),
         )
+
+    def remove_delivery(self, delivery_id: str) -> None:
+        self.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
 
     def save_settlement(self, payment_id: str, due: float, outcome: str) -> None:
         self.execute("INSERT OR REPLACE INTO settlements (payment_id, due, outcome) VALUES (?, ?, ?)",

@@ -29,8 +29,12 @@ from hooklab.live.models import ErrorBody
 from hooklab.measure.requestlog import RequestLog
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while a streamed body is read past the limit. An HTTPException, because FastAPI turns
+    any other exception from reading a body into a 400 "error parsing the body"."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"body is over the limit of {limit} bytes")
 
 
 class BodyLimitMiddleware:
@@ -59,7 +63,7 @@ class BodyLimitMiddleware:
             message = await receive()
             size += len(message.get("body", b""))
             if size > self.limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(self.limit)
             return message
 
         async def watching_send(message: Message) -> None:
@@ -87,6 +91,16 @@ def mark(request: Request, kind: str, news: bool | None = None) -> None:
     """Tell the request log what this request was for and whether it carried news."""
     request.state.kind = kind
     request.state.news = news
+
+
+#: The longest path and sender name a log row keeps (a client chooses both: up to the server's
+#: request-line limit of tens of KB, on every row).
+MAX_LOGGED_PATH = 256
+MAX_LOGGED_SENDER = 64
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class RequestLogMiddleware:
@@ -122,11 +136,14 @@ class RequestLogMiddleware:
             self.log.record(
                 time=started_at,
                 direction="in",
-                sender=headers.get(SENDER_HEADER.lower().encode(), b"client").decode("latin-1"),
+                sender=_clip(
+                    headers.get(SENDER_HEADER.lower().encode(), b"client").decode("latin-1"),
+                    MAX_LOGGED_SENDER,
+                ),
                 receiver=self.name,
                 kind=state.get("kind") or self.kinds.get(scope["path"], "other"),
                 method=scope["method"],
-                path=scope["path"],
+                path=_clip(scope["path"], MAX_LOGGED_PATH),
                 status=status,
                 duration_s=time.perf_counter() - t0,
                 bytes=size,
@@ -186,6 +203,8 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}; see /docs or the README for the API"
             return _json_error(ApiError(404, "unknown_route", message))
+        if exc.status_code == 413:  # a streamed body cut off at the limit (BodyLimitMiddleware)
+            return _json_error(ApiError(413, "body_too_large", str(exc.detail)))
         if exc.status_code == 400:  # FastAPI could not decode the body at all
             message = "body is not valid JSON: not UTF-8, nested too deeply, or a number over 4300 digits"
             return _json_error(ApiError(400, "malformed_json", message))
@@ -257,7 +276,8 @@ ERROR_MEANINGS = {
     "seconds (a 304 for a tag you had does not count)",
     502: "System B did not answer (A's POST /orders)",
     503: "A has no signing secret yet (its webhook endpoint, before registering); or, at B's GET "
-    "/events?wait=, too many clients waiting already (Retry-After says when to try again)",
+    "/events?wait=, too many clients waiting already; or B asked A to wait (A's POST /orders). "
+    "Retry-After, when present, says when to try again",
 }
 
 

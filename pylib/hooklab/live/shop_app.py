@@ -149,6 +149,7 @@ class ShopService:
         self._adaptive = pullers.AdaptiveIntervals(self) if mode == "adaptive" else None
         self._pull_loop = self._pull_task = None  # the feed's, long poll's or stream's own event loop
         self.registrations = 0  # how many times A registered its endpoint (a restarted B: once more)
+        self.unknown_at_b: set[str] = set()  # payments B answered 404 for: no longer polled
         self.app = make_app(
             self,
             TITLE,
@@ -162,7 +163,7 @@ class ShopService:
         # (path, handler, method, success status, success body, its own error statuses): one line per route
         routes = [
             (WEBHOOK_PATH, self.webhook, "POST", 200, WebhookAnswer, (503,)),
-            (ORDERS_PATH, self.order, "POST", 201, Payment, (502,)),
+            (ORDERS_PATH, self.order, "POST", 201, Payment, (429, 502, 503)),
             (PAYMENTS_PATH, self.list_payments, "GET", 200, PaymentList, ()),
             (PAYMENT_PATH, self.get_payment, "GET", 200, Payment, ()),
             (FULFILMENTS_PATH, self.list_fulfilments, "GET", 200, FulfilmentList, ()),
@@ -189,11 +190,11 @@ class ShopService:
         if response is None:
             raise ConnectionError(f"System B at {self.provider_url} is not answering; is it running?")
         if response.status_code != 201:
-            raise ApiError(
-                response.status_code,
-                "provider_error",
-                f"System B refused the payment: {response.text}",
-            )
+            # B asked for a pause (429 / 503): the customer's client gets the same Retry-After
+            wait = response.headers.get("retry-after") if response.status_code in (429, 503) else None
+            extra = {"retry_after": wait} if wait else {}
+            raise ApiError(response.status_code, "provider_error",
+                           f"System B refused the payment: {response.text}", **extra)  # fmt: skip
         payment = response.json()
         with self.lock:
             self.core.apply(payment, "create", self.clock.now())
@@ -322,6 +323,8 @@ class ShopService:
         def apply(response: httpx.Response) -> bool | None:
             if response.status_code == 304:
                 return False
+            if response.status_code == 404:  # B forgot it (an in-memory B restarted): stop asking
+                self.unknown_at_b.add(payment_id)
             if response.status_code != 200:
                 return None
             if conditional:
@@ -343,9 +346,9 @@ class ShopService:
         return learned[-1] if learned else None
 
     def is_done(self) -> bool:
-        """True when A believes every payment it created has settled."""
+        """True when A believes every payment it created has settled (or B no longer knows it)."""
         with self.lock:
-            return not self.core.pending_ids()
+            return not set(self.core.pending_ids()) - self.unknown_at_b
 
     def snapshot(self) -> dict[str, dict]:
         with self.lock:
@@ -398,7 +401,7 @@ class ShopService:
                 self.poll_once(payment_id)
                 with self.lock:
                     done = self.core.payments[payment_id]["status"] in FINAL_STATUSES
-                    self.schedule.polled(payment_id, at, done=done)
+                    self.schedule.polled(payment_id, at, done=done or payment_id in self.unknown_at_b)
             with self.lock:
                 next_at = self.schedule.next_at()
             timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
