@@ -68,7 +68,7 @@ test-fast: $(STAMP)
 
 # the fuzz tests of make test, with 40x the examples (a few minutes); prints Hypothesis' statistics
 chaos: $(STAMP)
-	$(BIN)/python -m hooklab.lab.chaos --payments 200 --kills 6
+	$(BIN)/hooklab chaos --payments 200 --kills 6
 
 fuzz: $(STAMP)
 	HOOKLAB_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -n 2 -q tests/test_fuzz_openapi.py \

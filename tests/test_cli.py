@@ -15,7 +15,7 @@ from hooklab.cli import build_parser, format_table, main
 HOOKLAB = [sys.executable, "-m", "hooklab.cli"]
 
 
-@pytest.mark.parametrize("command", ["provider", "consumer", "demo", "simulate"])
+@pytest.mark.parametrize("command", ["provider", "consumer", "demo", "simulate", "chaos"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])
@@ -63,7 +63,7 @@ def test_help_imports_no_heavy_library(command):
 
 def test_parser_knows_all_commands():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(sub.choices) == {"provider", "consumer", "demo", "simulate"}
+    assert set(sub.choices) == {"provider", "consumer", "demo", "simulate", "chaos"}
 
 
 def _free_port() -> int:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from hooklab.core.contract import webhook_url
 from hooklab.core.provider import PaymentProvider, SettlementModel
-from hooklab.live.processes import free_port
+from hooklab.live.processes import free_port, start
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
@@ -414,3 +414,60 @@ def test_a_payment_b_forgot_is_polled_once_not_forever():
     polls_of_forgotten = [r for r in shop.log.records() if r.kind == "poll" and r.path.endswith(forgotten)]
     assert [r.status for r in polls_of_forgotten if r.status is not None] == [404]  # None: B not up yet
     assert all(shop.snapshot()[pid]["status"] != "pending" for pid in fresh)
+
+
+# --- 13. --ack inline --work handled deliveries one at a time --------------------------------------
+def test_inline_work_on_concurrent_deliveries_runs_side_by_side():
+    """8 deliveries at once to an A that works 1 s on each before answering: they are worked on
+    together (before: each request worked through the whole inbox, so one at a time)."""
+    b = ProviderService(seed=13, settlement=NEVER)
+    with serve(b.app) as running:
+        shop = ShopService(running.url, mode="webhook", ack="inline", work_s=1.0)
+        with serve(shop.app) as a:
+            shop.register_webhook(a.url)
+            with b.lock:
+                for _ in range(8):
+                    b.core.create_payment(100, "eur", b.clock.now(), settle=False)
+            settle_all_now(b)
+            wait_until(lambda: shop.working >= 4, what="four events worked on at once")
+            wait_until(lambda: len(shop.fulfilment_rows()) == 8, what="8 fulfilments")
+        shop.close()
+
+
+# --- 14. an in-memory A that restarted left its old endpoint at B, failing forever -----------------
+def test_a_restarted_in_memory_a_replaces_its_old_endpoint(tmp_path):
+    b_port, a_port = free_port(), free_port()
+    b = start(["provider", "--settle-mean", "0.3"], b_port, tmp_path / "b.log")
+    consumer = ["consumer", "--provider", b.url, "--mode", "webhook"]
+    a_url = f"http://127.0.0.1:{a_port}"
+    try:
+        first = start(consumer, a_port, tmp_path / "a1.log")
+        first.kill()  # SIGKILL: no chance to say goodbye, and its secret is gone with it
+        second = start(consumer, a_port, tmp_path / "a2.log")
+        (endpoint,) = httpx.get(b.url + "/webhook-endpoints").json()["data"]  # the old one is gone
+        order = httpx.post(a_url + "/orders", json={"amount": 100, "currency": "eur"}).json()
+        wait_until(lambda: httpx.get(f"{a_url}/payments/{order['id']}").json()["status"] != "pending",
+                   what="A to learn its payment by webhook")  # fmt: skip
+        second.stop()  # a clean stop: an A without a database deletes its endpoint
+        assert httpx.get(b.url + "/webhook-endpoints").json()["data"] == []
+        assert endpoint["enabled"] is True
+    finally:
+        b.stop()
+
+
+# --- 15. HEAD /health answered 405; `make chaos` printed a runpy warning --------------------------
+def test_head_health_answers_on_both_systems():
+    b = ProviderService(seed=15, settlement=NEVER)
+    with serve(b.app) as running:
+        shop = ShopService(running.url, mode="webhook")
+        with serve(shop.app) as a:
+            for url in (running.url, a.url):
+                answer = httpx.head(url + "/health")
+                assert answer.status_code == 200 and answer.content == b""
+        shop.close()
+
+
+def test_the_chaos_command_runs_without_a_runpy_warning():
+    done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "hooklab.cli", "chaos", "--help"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "RuntimeWarning" not in done.stderr and "--kills" in done.stdout

@@ -168,7 +168,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     service = ShopService(
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
         ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work,
-        api_key=args.api_key,
+        api_key=args.api_key, owns_url=True,
     )  # fmt: skip
     if not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
@@ -399,6 +399,18 @@ def _simulate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
+def _chaos_options(p: argparse.ArgumentParser) -> None:
+    _option(p, "--payments", _positive_int, 200, "payments to create")
+    _option(p, "--kills", int, 6, "times A is killed with SIGKILL")
+    _option(p, "--seed", int, 0, "seed for the faults and the kills")
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from hooklab.lab.chaos import report
+
+    return report(payments=args.payments, kills=args.kills, seed=args.seed)
+
+
 #: Each command: what ``add_parser`` says of it, what adds its options, what runs it.
 COMMANDS = {
     "provider": (
@@ -420,6 +432,14 @@ COMMANDS = {
         ),
         _simulate_options,
         cmd_simulate,
+    ),
+    "chaos": (
+        dict(
+            help="a fault-injection run: B and A processes, a fault proxy, A killed with SIGKILL; "
+            "prints the figures and fails if anything was lost or fulfilled twice"
+        ),  # fmt: skip
+        _chaos_options,
+        cmd_chaos,
     ),
 }
 

@@ -26,6 +26,7 @@ from hooklab.core.errors import ApiError
 PAYMENTS_PATH = "/payments"
 PAYMENT_PATH = "/payments/{payment_id}"
 WEBHOOK_ENDPOINTS_PATH = "/webhook-endpoints"
+WEBHOOK_ENDPOINT_PATH = "/webhook-endpoints/{endpoint_id}"
 EVENTS_PATH = "/events"
 #: The same events as Server-Sent Events, pushed over a connection the client opens.
 EVENTS_STREAM_PATH = "/events/stream"

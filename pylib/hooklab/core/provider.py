@@ -101,6 +101,8 @@ class ProviderStore(Protocol):
 
     def remove_delivery(self, delivery_id: str) -> None: ...
 
+    def remove_endpoint(self, endpoint_id: str) -> None: ...
+
     def save_settlement(self, payment_id: str, due: float, outcome: str) -> None: ...
 
     def remove_settlement(self, payment_id: str) -> None: ...
@@ -261,6 +263,20 @@ class PaymentProvider:
                 self.store.save_endpoint(endpoint)
         return endpoint.to_dict()
 
+    def delete_endpoint(self, endpoint_id: str) -> dict:
+        """Forget an endpoint and every delivery to it (Stripe's ``DELETE /v1/webhook_endpoints/{id}``):
+        what a receiver does when it goes away for good, or a restarted one that lost its secret."""
+        endpoint = self.endpoint(endpoint_id)
+        with self._atomic():
+            del self.endpoints[endpoint_id]
+            self._queues.pop(endpoint_id, None)
+            self._in_flight.pop(endpoint_id, None)
+            for delivery in [d for d in self.deliveries.values() if d.endpoint is endpoint]:
+                self._forget_delivery(delivery)
+            if self.store is not None:
+                self.store.remove_endpoint(endpoint_id)
+        return {"id": endpoint_id, "deleted": True}
+
     def list_endpoints(self) -> list[dict]:
         """Registered endpoints, oldest first, without their secrets (B shows a secret only once) and
         with any credentials in their URLs redacted; ``enabled`` false once B stopped trying one."""
@@ -336,6 +352,9 @@ class PaymentProvider:
         Raises :class:`~hooklab.core.delivery.IllegalTransition` for a delivery not in flight.
         """
         endpoint = delivery.endpoint
+        if endpoint.id not in self.endpoints:  # deleted while this attempt was out: nothing to keep
+            self._in_flight.pop(endpoint.id, None)
+            return
         ok = status is not None and 200 <= status < 300
         wait = None if ok else self.policy.wait_s(delivery.attempt + 1, self.jitter_rng, self.jitter)
         if ok:

@@ -11,7 +11,6 @@ fulfilled twice or not at all, duplicates A received. ``make chaos`` runs a long
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import random
 import tempfile
@@ -217,19 +216,11 @@ def chaos_run(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hooklab.lab.chaos", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--payments", type=int, default=200)
-    parser.add_argument("--kills", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    result = chaos_run(payments=args.payments, kills=args.kills, seed=args.seed, timeout_s=120)
+def report(*, payments: int = 200, kills: int = 6, seed: int = 0) -> int:
+    """One run, its figures printed (``hooklab chaos``, ``make chaos``); 0 if nothing went wrong."""
+    result = chaos_run(payments=payments, kills=kills, seed=seed, timeout_s=120)
     print(result.table().T.to_string(header=False))
     print(f"longest outage {result.longest_down_s:g} s against B's schedule of {result.schedule_s:g} s; "
           f"unfulfilled or wrongly fulfilled {result.unfulfilled}; {result.seconds:g} s")  # fmt: skip
     ok = result.lost == 0 and result.fulfilled_twice == 0 and result.unfulfilled == 0 and result.a_equals_b
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -152,6 +152,13 @@ class RecoverRequest(BaseModel):
     )  # fmt: skip
 
 
+class EndpointDeleted(BaseModel):
+    """``DELETE /webhook-endpoints/{id}``: the endpoint and its deliveries are gone."""
+
+    id: str
+    deleted: bool
+
+
 class RecoverAnswer(BaseModel):
     recovering: int = Field(description="how many events are being sent again")
     endpoint: EndpointView

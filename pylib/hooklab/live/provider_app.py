@@ -1,7 +1,8 @@
 """System B over HTTP: a FastAPI app around :class:`~hooklab.core.provider.PaymentProvider`.
 
 Routes: ``POST /payments``, ``GET /payments/{id}``, ``POST``/``GET /webhook-endpoints``,
-``GET /events`` (``after``, ``limit``, ``has_more``), ``GET /health``, and the recovery API:
+``DELETE /webhook-endpoints/{id}``, ``GET /events`` (``after``, ``limit``, ``has_more``),
+``GET /health``, and the recovery API:
 ``GET /webhook-endpoints/{id}/deliveries``, ``POST /deliveries/{id}/redeliver``,
 ``POST /webhook-endpoints/{id}/recover``; ``/docs`` and ``/openapi.json`` describe them. A
 background task (started by the app's lifespan, so it runs inside the server's event loop) settles
@@ -41,6 +42,7 @@ from hooklab.core.contract import (
     RECOVER_PATH,
     REDELIVER_PATH,
     SENDER_HEADER,
+    WEBHOOK_ENDPOINT_PATH,
     WEBHOOK_ENDPOINTS_PATH,
     events_etag,
     none_match,
@@ -56,6 +58,7 @@ from hooklab.live.models import (
     DeliveryList,
     DeliveryView,
     Endpoint,
+    EndpointDeleted,
     EndpointList,
     EndpointRequest,
     EventList,
@@ -202,6 +205,7 @@ class ProviderService:
             (PAYMENT_PATH, self.get_payment, "GET", 200, Payment),
             (WEBHOOK_ENDPOINTS_PATH, self.register_endpoint, "POST", 201, Endpoint),
             (WEBHOOK_ENDPOINTS_PATH, self.list_endpoints, "GET", 200, EndpointList),
+            (WEBHOOK_ENDPOINT_PATH, self.delete_endpoint, "DELETE", 200, EndpointDeleted),
             (EVENTS_PATH, self.list_events, "GET", 200, EventList),
             (HEALTH_PATH, self.health, "GET", 200, Health),
             (DELIVERIES_PATH, self.list_deliveries, "GET", 200, DeliveryList),
@@ -219,8 +223,9 @@ class ProviderService:
                 # each SSE event's data is one of B's events (id: its id, event: its type)
                 responses[200] = {"description": "text/event-stream: one SSE event per B event (id, event, data)",
                                   "content": {"text/event-stream": {"schema": _SSE_EVENT}}}  # fmt: skip
+            methods = [method, "HEAD"] if path == HEALTH_PATH else [method]  # monitors probe with HEAD
             self.app.add_api_route(
-                path, handler, methods=[method], status_code=status, responses=responses,
+                path, handler, methods=methods, status_code=status, responses=responses,
             )  # fmt: skip
 
     # --- routes ---------------------------------------------------------------------------
@@ -245,6 +250,12 @@ class ProviderService:
         mark(request, "register")
         with self.lock:
             return self.core.register_endpoint(body.url)
+
+    async def delete_endpoint(self, request: Request, endpoint_id: str) -> dict:
+        """Forget an endpoint and its deliveries (a receiver going away, or one that lost its secret)."""
+        mark(request, "register")
+        with self.lock:
+            return self.core.delete_endpoint(endpoint_id)
 
     async def list_endpoints(self, request: Request) -> dict:
         """Registered endpoints, without their secrets."""

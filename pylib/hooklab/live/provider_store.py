@@ -62,6 +62,9 @@ class SqliteProviderStore(SqliteFile):
             (delivery.id, delivery.state.value, delivery.body, json.dumps(row)),
         )
 
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        self.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
+
     def remove_delivery(self, delivery_id: str) -> None:
         self.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
 

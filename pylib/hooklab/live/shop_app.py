@@ -110,6 +110,7 @@ class ShopService:
         work_s: float = 0.0,
         retention_s: float | None = None,
         api_key: str | None = None,
+        owns_url: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -150,6 +151,10 @@ class ShopService:
         self._pull_loop = self._pull_task = None  # the feed's, long poll's or stream's own event loop
         self.registrations = 0  # how many times A registered its endpoint (a restarted B: once more)
         self.unknown_at_b: set[str] = set()  # payments B answered 404 for: no longer polled
+        self.working = 0  # events in their work_s of work right now
+        # A is the only receiver at its URL (a process, `hooklab consumer`): registering replaces any
+        # endpoint an earlier A left there, and an A without a database deletes its own on close
+        self.owns_url = owns_url
         self.app = make_app(
             self,
             TITLE,
@@ -175,8 +180,9 @@ class ShopService:
             extra = (
                 {"requestBody": {"required": True, "content": event_body}} if path == WEBHOOK_PATH else None
             )
+            methods = [method, "HEAD"] if path == HEALTH_PATH else [method]  # monitors probe with HEAD
             self.app.add_api_route(
-                path, handler, methods=[method], status_code=status,
+                path, handler, methods=methods, status_code=status,
                 responses=documented(status, model, *errors), openapi_extra=extra,
             )  # fmt: skip
 
@@ -210,6 +216,8 @@ class ShopService:
         if not given:
             raise ValueError("register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'")
         url = webhook_url(given)
+        if self.owns_url:
+            self._drop_earlier_endpoints(url)
         response = logged_send(
             self.client, self.log, receiver="B", kind="register", method="POST", url=WEBHOOK_ENDPOINTS_PATH,
             clock=self.clock, json_body={"url": url},
@@ -227,6 +235,32 @@ class ShopService:
             self.core.meta["endpoint_id"] = endpoint["id"]
             self.registrations += 1
         return endpoint
+
+    def _drop_earlier_endpoints(self, url: str) -> None:
+        """Delete B's endpoints at this URL: only an earlier A can have registered them (one process
+        listens on a URL), and a new registration means that A's secret is gone, so every delivery
+        to them would fail signature checks for as long as B kept trying."""
+        response = logged_send(self.client, self.log, receiver="B", kind="view", method="GET",
+                               url=WEBHOOK_ENDPOINTS_PATH, clock=self.clock)  # fmt: skip
+        if response is None or response.status_code != 200:
+            return
+        for endpoint in response.json().get("data", []):
+            if endpoint.get("url") == redact_url(url):
+                self.forget_endpoint(endpoint["id"])
+
+    def forget_endpoint(self, endpoint_id: str) -> None:
+        """Ask B to delete one of A's endpoints (``DELETE /webhook-endpoints/{id}``)."""
+        logged_send(self.client, self.log, receiver="B", kind="register", method="DELETE",
+                    url=f"{WEBHOOK_ENDPOINTS_PATH}/{endpoint_id}", clock=self.clock)  # fmt: skip
+
+    def _leave(self) -> None:
+        """An A without a database takes its secret with it: if it owns its URL, it asks B to delete
+        its endpoint (once), so B does not keep sending what nobody can verify."""
+        endpoint_id = self.core.meta.get("endpoint_id")
+        if self.owns_url and self.store is None and endpoint_id is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                self.forget_endpoint(endpoint_id)
+            self.core.meta.pop("endpoint_id", None)
 
     def ensure_registered(self) -> str:
         """Check that B knows A's endpoint: ``"ok"``; ``"registered"`` if B had forgotten it (a
@@ -300,18 +334,33 @@ class ShopService:
             pending = self.core.pending_events()
         done = 0
         for event_id, event, _via in pending:
-            payment = event["data"]["object"]
-            if self.on_event == "refetch":
-                payment = self.fetch_payment(payment["id"])
-                if payment is None:
-                    break  # B is down: the event stays in the inbox for the next round
-            if self.work_s:
-                self._stop.wait(self.work_s)  # the work a real handler does (ship, e-mail, ...)
-            with self.lock:
-                if event_id in self.core.inbox:
-                    self.core.apply_event(event_id, payment, self.clock.now())
-                    done += 1
+            applied = self.work_on(event_id, event)
+            if applied is None:
+                break  # B is down: the event stays in the inbox for the next round
+            done += applied
         return done
+
+    def work_on(self, event_id: str, event: dict) -> bool | None:
+        """Apply one inbox event (re-fetching its payment first with ``on_event="refetch"``): whether
+        A applied it (``False``: another thread did), ``None`` if B did not answer the re-fetch."""
+        payment = event["data"]["object"]
+        if self.on_event == "refetch":
+            payment = self.fetch_payment(payment["id"])
+            if payment is None:
+                return None
+        if self.work_s:
+            with self.lock:
+                self.working += 1
+            try:
+                self._stop.wait(self.work_s)  # the work a real handler does (ship, e-mail, ...)
+            finally:
+                with self.lock:
+                    self.working -= 1
+        with self.lock:
+            if event_id not in self.core.inbox:
+                return False
+            self.core.apply_event(event_id, payment, self.clock.now())
+            return True
 
     def poll_once(self, payment_id: str) -> bool | None:
         """``GET`` one payment from B and apply it. News -> ``True``; no answer -> ``None``. In
@@ -434,6 +483,7 @@ class ShopService:
     def close(self) -> None:
         self.stop_poller()
         self._stop_threads()
+        self._leave()
 
         if self._own_client:
             self.client.close()
@@ -459,6 +509,8 @@ class ShopService:
         finally:
             await run_in_threadpool(self.stop_poller)
             await run_in_threadpool(self._stop_threads)
+            # here, not only in close(): uvicorn ends the process on SIGTERM right after this
+            await run_in_threadpool(self._leave)
 
     # --- routes ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> JSONResponse:
@@ -480,7 +532,13 @@ class ShopService:
         with self.lock:  # kept in the inbox while the work runs, so a crash in it loses nothing
             reply = self.core.receive_webhook(body, request.headers, self.clock.now(), defer=True)
         if reply.status == 200 and not reply.body["duplicate"]:
-            await run_in_threadpool(self.work_once)
+            # this delivery's own event only (as verified and kept), so concurrent deliveries work
+            # side by side instead of each working through the whole inbox in turn
+            event_id = reply.body["event"]
+            with self.lock:
+                kept = self.core.inbox.get(event_id)
+            if kept is not None:
+                await run_in_threadpool(self.work_on, event_id, kept[0])
         mark(request, "webhook", None if reply.status != 200 else not reply.body["duplicate"])
         return JSONResponse(reply.body, status_code=reply.status)
 
