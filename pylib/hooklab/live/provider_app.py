@@ -223,9 +223,8 @@ class ProviderService:
                 # each SSE event's data is one of B's events (id: its id, event: its type)
                 responses[200] = {"description": "text/event-stream: one SSE event per B event (id, event, data)",
                                   "content": {"text/event-stream": {"schema": _SSE_EVENT}}}  # fmt: skip
-            methods = [method, "HEAD"] if path == HEALTH_PATH else [method]  # monitors probe with HEAD
             self.app.add_api_route(
-                path, handler, methods=methods, status_code=status, responses=responses,
+                path, handler, methods=[method], status_code=status, responses=responses,
             )  # fmt: skip
 
     # --- routes ---------------------------------------------------------------------------

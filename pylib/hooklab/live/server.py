@@ -23,7 +23,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hooklab.core.clock import Clock
-from hooklab.core.contract import MAX_BODY_BYTES, SENDER_HEADER
+from hooklab.core.contract import HEALTH_PATH, MAX_BODY_BYTES, SENDER_HEADER
 from hooklab.core.errors import ApiError
 from hooklab.live.models import ErrorBody
 from hooklab.measure.requestlog import RequestLog
@@ -298,7 +298,7 @@ def make_app(
     kinds: dict[str, str] | None = None,
     middleware: Iterable[Middleware] = (),
 ) -> FastAPI:
-    """A FastAPI app for ``service`` (its ``log``, ``name``, ``clock`` and ``_lifespan``), with
+    """A FastAPI app for ``service`` (its ``log``, ``name``, ``clock``, ``_lifespan`` and ``health``), with
     local docs, the request log, the body limit and our JSON errors."""
     log, name, clock = service.log, service.name, service.clock
     hints = {
@@ -306,7 +306,7 @@ def make_app(
         for model in body_models
         for field, info in model.model_fields.items()
     }
-    return FastAPIOffline(
+    app = FastAPIOffline(
         title=title,
         description=description,
         version="1",
@@ -329,3 +329,6 @@ def make_app(
         },
         lifespan=service._lifespan,
     )
+    # uptime monitors probe with HEAD; one route, left out of the description (it is GET's twin)
+    app.add_api_route(HEALTH_PATH, service.health, methods=["HEAD"], include_in_schema=False)
+    return app

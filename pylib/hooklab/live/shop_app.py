@@ -180,9 +180,8 @@ class ShopService:
             extra = (
                 {"requestBody": {"required": True, "content": event_body}} if path == WEBHOOK_PATH else None
             )
-            methods = [method, "HEAD"] if path == HEALTH_PATH else [method]  # monitors probe with HEAD
             self.app.add_api_route(
-                path, handler, methods=methods, status_code=status,
+                path, handler, methods=[method], status_code=status,
                 responses=documented(status, model, *errors), openapi_extra=extra,
             )  # fmt: skip
 
