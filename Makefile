@@ -60,7 +60,7 @@ format: $(STAMP)
 
 # two workers (this machine has 2 cores); --dist loadfile keeps each notebook's cells in one kernel
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests --nbval --nbval-current-env \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 test-fast: $(STAMP)

@@ -32,6 +32,7 @@ def test_a_durable_b_killed_with_sigkill_keeps_everything_and_delivers_what_was_
     import httpx
 
     from hooklab.live.processes import free_port, start
+    from hooklab.live.runs import wait_until
 
     port, log = free_port(), tmp_path / "b.log"
     args = ["provider", "--db", str(tmp_path / "b.db"), "--settle-mean", "0.2", "--retries", "svix"]
@@ -43,9 +44,9 @@ def test_a_durable_b_killed_with_sigkill_keeps_everything_and_delivers_what_was_
             httpx.post(b.url + "/payments", json={"amount": 100, "currency": "eur"}).json()["id"]
             for _ in range(5)
         ]
+        # every payment settled, each event's delivery planned
+        wait_until(lambda: len(httpx.get(b.url + "/events?limit=100").json()["data"]) == 5, 15, "5 events")
         before = httpx.get(b.url + "/events?limit=100").json()["data"]
-        while len(before) < 5:  # every payment settled, each event's delivery planned
-            before = httpx.get(b.url + "/events?limit=100").json()["data"]
         b.kill()
         b = start(args, port, log)
         after = httpx.get(b.url + "/events?limit=100").json()

@@ -6,6 +6,7 @@ Each bad outcome is reproduced first (the test with the cure switched off), then
 
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -212,8 +213,7 @@ def test_a_healthy_endpoint_stays_fast_beside_20_black_holes():
     # black holes accept connections (the kernel's backlog) and never answer: the worst endpoint
     result = healthy_beside_dead(20, payments=60)
     print(f"healthy endpoint beside 20 black holes: p50 {result['p50_ms']} ms, max {result['max_ms']} ms")
-    assert result["learned"] == 60
-    assert result["p50_ms"] < 100
+    assert result["learned"] == 60  # how fast: benchmarks/bench_latency.py
 
 
 # --- live A: the inbox, fulfilments, reconciliation, restarts ----------------------------------
@@ -228,9 +228,12 @@ def test_the_inbox_answers_before_the_work_and_fulfils_each_payment_once(tmp_pat
             wait_until(lambda: synced(b, shop), 15, "A to apply its inbox")
             fulfilled = httpx.get(a_run.url + "/fulfilments").json()["data"]
         shop.close()
-    answered = b.log.to_frame()
-    answered = answered[answered["kind"] == "webhook"]
-    assert answered["duration_s"].max() < 0.25  # 2xx before the 0.3 s of work
+    # 2xx before the 0.3 s of work: every delivery's answer came before its payment was fulfilled
+    fulfilled_at = {f["payment_id"]: f["fulfilled_at"] for f in fulfilled}
+    for delivery in b.core.deliveries.values():
+        payment_id = json.loads(delivery.body)["data"]["object"]["id"]
+        if payment_id in fulfilled_at:
+            assert delivery.attempts[0].ended_at < fulfilled_at[payment_id]
     assert sorted(f["payment_id"] for f in fulfilled) == sorted(shop.snapshot())
 
 
@@ -242,7 +245,8 @@ def test_work_before_answering_slower_than_bs_timeout_makes_b_send_again():
             shop.register_webhook(a_run.url)
             shop.create_payment()
             wait_until(lambda: synced(b, shop), 15, "A to learn the payment")
-            time.sleep(1.0)  # B's retries of what A already had
+            # B's retries of what A already had: its delivery ends, delivered on a later attempt
+            wait_until(lambda: all(d.finished for d in b.core.deliveries.values()), 15, "B's delivery to end")
             fulfilled = shop.fulfilment_rows()
         shop.close()
     attempts = [d.attempt for d in b.core.deliveries.values()]
@@ -250,8 +254,8 @@ def test_work_before_answering_slower_than_bs_timeout_makes_b_send_again():
     assert len(fulfilled) == 1  # yet the order shipped once
 
 
-def _kill_a_for(b: ProviderService, shop_kw: dict, down_s: float, payments: int = 6):
-    """A takes orders, goes away for ``down_s`` while B settles and retries, comes back."""
+def _kill_a_for(b: ProviderService, shop_kw: dict, payments: int = 6):
+    """A takes orders and goes away while B settles and retries until it gives up; A comes back."""
     with serve(b.app) as b_run:
         first = ShopService(b_run.url, mode="webhook", **shop_kw)
         with serve(first.app) as a_run:
@@ -260,7 +264,9 @@ def _kill_a_for(b: ProviderService, shop_kw: dict, down_s: float, payments: int 
             for _ in range(payments):
                 first.create_payment()
         first.close()  # A is gone: B's deliveries find nothing listening
-        time.sleep(down_s)
+        # down for longer than B's schedule: until every payment settled and B gave up on each event
+        wait_until(lambda: len(b.core.deliveries) == payments and all(
+            d.state.value == "failed" for d in b.core.deliveries.values()), 30, "B to give up")  # fmt: skip
         again = ShopService(b_run.url, mode="webhook", **shop_kw)
         with serve(again.app, port=port):
             ok = True
@@ -277,14 +283,14 @@ def test_an_outage_longer_than_bs_schedule_loses_payments_without_reconciliation
     # payments settle 1 s or more after they are made: after A is gone, however busy the machine
     late = SettlementModel(mean_s=1.2, min_s=1.0, failure_share=0.0)
     b = ProviderService(seed=6, settlement=late, retry_schedule="0.1,0.2")
-    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db"}, down_s=2.5)
+    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db"})
     assert not ok and lost == 6  # the bad outcome: B gave up, A never learns
 
 
 def test_reconciliation_loses_nothing_after_an_outage_longer_than_the_schedule(tmp_path):
     late = SettlementModel(mean_s=1.2, min_s=1.0, failure_share=0.0)
     b = ProviderService(seed=6, settlement=late, retry_schedule="0.1,0.2")
-    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db", "reconcile_s": 0.5}, down_s=2.5)
+    ok, lost = _kill_a_for(b, {"db_path": tmp_path / "a.db", "reconcile_s": 0.5})
     assert ok and lost == 0
 
 
@@ -331,7 +337,9 @@ def test_a_restarted_in_memory_b_gets_as_registration_again():
     try:
         with serve(b2.app, port=port):
             wait_until(lambda: len(b2.core.endpoints) == 1, 5, "A to register again")
-            time.sleep(1.0)  # more reconciliation rounds: still one registration
+            rounds = sum(r.kind == "reconcile" for r in shop.log.records())
+            wait_until(lambda: sum(r.kind == "reconcile" for r in shop.log.records()) >= rounds + 3, 10,
+                       "three more reconciliation rounds")  # fmt: skip
             assert len(b2.core.endpoints) == 1 and shop.registrations == 2
             payment = shop.create_payment()
             wait_until(lambda: shop.snapshot()[payment["id"]]["status"] != "pending", 10, "the webhook")
@@ -363,7 +371,8 @@ def test_b_disables_an_endpoint_that_answers_410_gone_over_http():
         endpoint = client.post("/webhook-endpoints", json={"url": a_run.url + "/hook"}).json()
         client.post("/payments", json={"amount": 5, "currency": "eur"})
         wait_until(lambda: len(seen) >= 1, 5, "the first delivery")
-        time.sleep(0.5)
+        # the delivery has ended (no retry can follow a final state), so `seen` is complete
+        wait_until(lambda: all(d.finished for d in b.core.deliveries.values()), 5, "the delivery to end")
         (listed,) = client.get("/webhook-endpoints").json()["data"]
         assert listed["enabled"] is False and "410" in listed["disabled_reason"]
         assert len(seen) == 1  # no retry after 410
