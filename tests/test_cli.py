@@ -165,3 +165,26 @@ def test_order_while_provider_is_down_is_502_with_advice():
         assert service.snapshot() == {}
     finally:
         service.close()
+
+
+def test_every_mode_is_in_one_table_that_every_list_reads():
+    from hooklab.core import modes
+    from hooklab.live import pullers, shop_app
+    from hooklab.measure import summary
+    from hooklab.sim import choices, vector
+
+    assert shop_app.MODES == modes.SHOP_MODES and choices.MODES == modes.SIM_MODES
+    assert vector.MODES == modes.VECTOR_MODES and summary.MODE_KINDS == modes.MODE_KINDS
+    assert set(pullers.LOOPS) == set(modes.PULL_LOOP_MODES)
+    consumer = next(a for a in build_parser("consumer")._subparsers._group_actions[0].choices["consumer"]._actions
+                    if a.dest == "mode")  # fmt: skip
+    assert tuple(consumer.choices) == modes.SHOP_MODES
+
+
+@pytest.mark.parametrize(
+    "mode", ["poll", "webhook", "hybrid", "feed", "conditional", "long-poll", "sse", "adaptive"]
+)
+def test_hooklab_simulate_runs_every_mode(mode, capsys):
+    """Each mode the CLI offers runs and says what it did (sse and long-poll used to be a KeyError)."""
+    assert main(["simulate", "--mode", mode, "--records", "2", "--duration", "600"]) == 0
+    assert mode in capsys.readouterr().out

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hooklab.core.modes import SHOP_MODES
+from hooklab.core.modes import SHOP_MODES, describe
 from hooklab.sim.choices import ENGINES, MODES, WORKLOADS
 
 DEFAULT_PROVIDER_PORT = 8000
@@ -237,6 +237,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import json
 
     from hooklab.sim import SIM_SUMMARY_KEYS, simulate
+    from hooklab.sim.run import DEFAULT_RECONCILE_S
 
     run = simulate(
         args.mode,
@@ -257,10 +258,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.summary, sort_keys=True))
     else:
-        reconcile = args.reconcile or 600.0
-        how = {"poll": f"polling every {args.interval:g} s", "webhook": "webhooks",
-               "hybrid": f"webhooks + polling every {reconcile:g} s",
-               "feed": f"one changes feed (GET /events) every {args.interval:g} s"}[args.mode]  # fmt: skip
+        how = describe(args.mode, interval_s=args.interval, reconcile_s=args.reconcile or DEFAULT_RECONCILE_S)
         if args.mode == "webhook" and args.reconcile:
             how += f" + reconciling GET /events every {args.reconcile:g} s"
         down = "".join(f", A down {a:g} s for {d:g} s" for a, d in args.outage)

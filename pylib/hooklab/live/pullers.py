@@ -30,8 +30,6 @@ from hooklab.core.contract import EVENTS_PATH, EVENTS_STREAM_PATH, SENDER_HEADER
 from hooklab.core.retry import parse_retry_after
 from hooklab.live.client import record_sent
 
-#: A's pull modes beyond plain ``poll`` (``hooklab consumer --mode``).
-PULL_MODES = ("conditional", "feed", "long-poll", "sse", "adaptive")
 #: How long a long poll asks B to hold it, seconds.
 LONG_POLL_WAIT_S = 30.0
 #: The longest pause after repeated errors, seconds.
@@ -214,3 +212,7 @@ class AdaptiveIntervals:
         self.next_at = time.monotonic() + self.every_s
         for pid, interval in zip(ids, self.budget.intervals(ids), strict=True):
             self.service.schedule.set_interval(pid, interval)
+
+
+#: The loop of each mode that runs on an event loop of its own (``core.modes.PULL_LOOP_MODES``).
+LOOPS = {"feed": plain_feed_loop, "long-poll": long_poll_loop, "sse": sse_loop}

@@ -44,7 +44,7 @@ from hooklab.core.contract import (
     webhook_url,
 )
 from hooklab.core.errors import ApiError
-from hooklab.core.modes import SHOP_MODES
+from hooklab.core.modes import PULL_LOOP_MODES, SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
 from hooklab.live import pullers
 from hooklab.live.client import logged_send
@@ -459,13 +459,8 @@ class ShopService:
     def start_poller(self) -> None:
         if self._poller is None:
             self._stop.clear()
-            loops = {
-                "feed": pullers.plain_feed_loop,
-                "long-poll": pullers.long_poll_loop,
-                "sse": pullers.sse_loop,
-            }
-            if self.mode in loops:
-                target = functools.partial(pullers.run_in_own_loop, self, loops[self.mode])
+            if self.mode in PULL_LOOP_MODES:
+                target = functools.partial(pullers.run_in_own_loop, self, pullers.LOOPS[self.mode])
             else:
                 target = self._poll_loop
             self._poller = threading.Thread(target=target, name=f"hooklab-{self.mode}", daemon=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from hooklab.core import modes
 from hooklab.core.provider import Change
 from hooklab.core.shop import Observation
 
@@ -40,10 +41,9 @@ SUMMARY_KEYS = (
     "latency_max_s",
 )
 #: Which request kinds count in each mode (``hybrid``: webhooks plus reconciliation polls;
-#: ``feed``: A's ``GET /events`` requests, every page, notebooks/04-pull-vs-push.ipynb).
-MODE_KINDS = {"poll": ("poll",), "webhook": ("webhook",), "hybrid": ("poll", "webhook"), "feed": ("feed",),
-              "reconciled": ("webhook", "feed"), "conditional": ("poll",), "adaptive": ("poll",),
-              "long-poll": ("long-poll",), "sse": ("sse",)}  # fmt: skip
+#: ``feed``: A's ``GET /events`` requests, every page, notebooks/04-pull-vs-push.ipynb), read from
+#: the one table of modes.
+MODE_KINDS = modes.MODE_KINDS
 
 
 def change_latencies(changes: Iterable[Change], observations: Iterable[Observation]) -> pd.DataFrame:

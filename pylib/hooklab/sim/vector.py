@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from hooklab.core.contract import encode_event, event_type
+from hooklab.core.modes import VECTOR_MODES
 from hooklab.measure.summary import LATENCY_COLUMNS, change_latencies
 from hooklab.sim.workloads import CHANGE_STATUSES, ChangeWorkload
 from hooklab.sim.world import (
@@ -56,7 +57,7 @@ from hooklab.sim.world import (
     make_rng,
 )
 
-MODES = ("poll", "webhook", "hybrid", "conditional")
+MODES = VECTOR_MODES
 #: Words (32 bits) B's id generator spends: a registration (192 bits skipped + a 64-bit id), an id.
 _REGISTER_WORDS, _ID_WORDS = 8, 2
 _FIRST_STATUS = "pending"  # what B's core creates a payment as
