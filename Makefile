@@ -66,10 +66,11 @@ test: $(STAMP) lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests -x -q -m "not slow"
 
-# the fuzz tests of make test, with 40x the examples (a few minutes); prints Hypothesis' statistics
+# B and A processes, a fault proxy, A killed with SIGKILL 6 times; prints the figures (about 30 s)
 chaos: $(STAMP)
 	$(BIN)/hooklab chaos --payments 200 --kills 6
 
+# the fuzz tests of make test, with 40x the examples (a few minutes); prints Hypothesis' statistics
 fuzz: $(STAMP)
 	HOOKLAB_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -n 2 -q tests/test_fuzz_openapi.py \
 		tests/test_webhook_property.py --hypothesis-show-statistics

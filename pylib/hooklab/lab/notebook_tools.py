@@ -1,4 +1,5 @@
-"""Keep the notebook series honest: re-execute it in place, and generate the index.
+"""Keep the notebook series honest: re-execute it in place, and generate the index (and the
+generated parts of the docs).
 
     python -m hooklab.lab.notebook_tools execute notebooks     # make notebooks
     python -m hooklab.lab.notebook_tools index notebooks       # make index
@@ -21,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
+
+from hooklab.lab import architecture_doc
 
 INDEX_NAME = "00-index.ipynb"
 #: The generated page listing every name of hooklab.lab and the notebook that introduces it.
@@ -291,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{INDEX_NAME}: {'updated' if changed else 'already current'}")
         changed = update_api_page(args.folder)
         print(f"{API_PAGE.name}: {'updated' if changed else 'already current'}")
+        changed = architecture_doc.update()
+        print(f"{architecture_doc.PAGE.name}: {'updated' if changed else 'already current'}")
         return 0
     if args.command == "check-index":
         if index_is_current(args.folder):

@@ -1,4 +1,5 @@
-"""System A's smarter pulling, live: one loop per mode, each run in A's poller thread.
+"""System A's smarter pulling, live: conditional and adaptive polls in A's poller thread; the
+feed, long polling and SSE each on an event loop of its own, which stopping A cancels at once.
 
 - ``conditional``: poll each payment with ``If-None-Match``; a ``304`` costs B no body and no quota;
 - ``adaptive``: conditional polls at per-payment intervals, re-allocated every ``10 x interval``

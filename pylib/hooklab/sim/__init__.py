@@ -5,15 +5,16 @@ The *same* System A and System B cores as the live runs (:mod:`hooklab.core.shop
 delay and failures modelled, deterministic from a seed. Start with :func:`simulate`.
 
 - :mod:`hooklab.sim.run`: :func:`simulate`, :func:`sweep`, :func:`theory_poll`, :class:`SimRun`
-- :mod:`hooklab.sim.strategies`: how A learns (:class:`Poll`, :class:`Webhook`, :class:`Hybrid`,
-  :class:`Feed`)
-- :mod:`hooklab.sim.workloads`: when B's records change (:class:`Poisson`, :class:`Bursts`,
-  :class:`DailyCycle`, :class:`Settlement`)
+- :mod:`hooklab.sim.strategies`: how A learns (:class:`Poll`, :class:`Adaptive`, :class:`Webhook`,
+  :class:`Hybrid`, :class:`Reconciled`, :class:`Feed`, :class:`LongPoll`, :class:`ServerSentEvents`)
+- :mod:`hooklab.sim.workloads`: when B's records change (:class:`Poisson`, :class:`MixedPoisson`,
+  :class:`Bursts`, :class:`DailyCycle`, :class:`Settlement`)
 - :mod:`hooklab.sim.world`: the two cores and the network on the loop (:class:`Sim`)
 - :mod:`hooklab.sim.network`: delays and failures; :mod:`hooklab.sim.engine`: the event loop
   (and why it is not SimPy)
 - :mod:`hooklab.sim.vector`: the arithmetic engine, the same runs of polling and webhooks worked
-  out with numpy (equal results, 10-100x faster); :func:`simulate` uses it wherever it applies
+  out with numpy (equal results, 25-60x faster in ``benchmarks/bench_sim.py``); :func:`simulate`
+  uses it wherever it applies
 
 """
 
@@ -37,13 +38,18 @@ _WHERE = {
     "sweep": "hooklab.sim.run",
     "theory_poll": "hooklab.sim.run",
     "theory_webhook": "hooklab.sim.run",
+    "Adaptive": "hooklab.sim.strategies",
     "Feed": "hooklab.sim.strategies",
+    "LongPoll": "hooklab.sim.strategies",
+    "Reconciled": "hooklab.sim.strategies",
+    "ServerSentEvents": "hooklab.sim.strategies",
     "Hybrid": "hooklab.sim.strategies",
     "Poll": "hooklab.sim.strategies",
     "Strategy": "hooklab.sim.strategies",
     "Webhook": "hooklab.sim.strategies",
     "Bursts": "hooklab.sim.workloads",
     "DailyCycle": "hooklab.sim.workloads",
+    "MixedPoisson": "hooklab.sim.workloads",
     "Poisson": "hooklab.sim.workloads",
     "Settlement": "hooklab.sim.workloads",
     "Workload": "hooklab.sim.workloads",

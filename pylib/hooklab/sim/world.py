@@ -8,9 +8,12 @@ core applies it), B's core says a settlement or a webhook delivery is due, a del
 A's reply reaches B. Cores get the virtual time as ``now``, as the live adapters give them the
 wall clock's.
 
-Strategies and workloads use the public methods only: :meth:`Sim.at`, :meth:`Sim.request`,
-:meth:`Sim.create_payment`, :meth:`Sim.register_webhook`, :meth:`Sim.change_status`,
-:meth:`Sim.record`, :meth:`Sim.delays`, :meth:`Sim.record_delays` and the two cores.
+Strategies and workloads use this public interface only (``tests/test_docs.py`` checks the list
+against what they use): the loop's ``at`` and ``clock``; the cores ``provider`` and ``shop``;
+:meth:`Sim.request`, :meth:`Sim.create_payment`, :meth:`Sim.register_webhook`,
+:meth:`Sim.change_status`, :meth:`Sim.record`, :meth:`Sim.delays`, :meth:`Sim.record_delays`,
+:meth:`Sim.rng`, :meth:`Sim.down_until`, :meth:`Sim.payment_size`, :meth:`Sim.payment_path`; and
+``network``, ``seed``, ``outages`` and ``event_listeners``.
 
 Where the network's delays come from
 ------------------------------------
