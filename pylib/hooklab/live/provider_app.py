@@ -161,6 +161,7 @@ class ProviderService:
         self.max_wait_s, self.stream_s = max_wait_s, stream_s
         self.idle_client_s, self.max_sending = idle_client_s, max_sending
         self._sending: asyncio.Semaphore | None = None
+        self._pumping = False
         self._client_used: dict[str, float] = {}  # endpoint id -> when its client last finished (monotonic)
         self.stopping = False  # the server is shutting down: held long polls and streams end
         self.clock = clock or WallClock()
@@ -422,13 +423,16 @@ class ProviderService:
         self._new_events = asyncio.Event()
         self._sending = asyncio.Semaphore(self.max_sending)
         self.stopping = False
+        self._pumping = True
         pump = asyncio.create_task(self._pump(), name="hooklab-provider-pump")
         try:
             yield
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            # asked to stop, not cancelled: Python 3.11's wait_for can swallow a cancellation that
+            # arrives as its event is set, which left the pump (and B's shutdown) waiting for ever
+            self._pumping = False
+            self._wake.set()
+            await pump
             self._wake = None
             news, self._new_events = self._new_events, None
             news.set()  # held long polls answer, streams end
@@ -476,7 +480,7 @@ class ProviderService:
         """Settle and deliver whatever is due, then sleep until the next thing is (or a poke)."""
         in_flight: set[asyncio.Task] = set()
         try:
-            while True:
+            while self._pumping:
                 with self.lock:
                     now = self.clock.now()
                     self.core.settle_due(now)
