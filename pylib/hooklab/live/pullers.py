@@ -30,6 +30,7 @@ from hooklab.core import adaptive
 from hooklab.core.contract import EVENTS_PATH, EVENTS_STREAM_PATH, SENDER_HEADER
 from hooklab.core.retry import parse_retry_after
 from hooklab.live.client import record_sent
+from hooklab.live.shop_context import ShopContext
 
 #: How long a long poll asks B to hold it, seconds.
 LONG_POLL_WAIT_S = 30.0
@@ -62,72 +63,73 @@ def told_to_wait(response: httpx.Response | None, now: float) -> float | None:
     return None
 
 
-def _accept(service, page: list[dict], via: str) -> bool:
-    with service.lock:
-        new = service.core.accept_page(page, via, service.clock.now())
-    service._inbox_wake.set()
-    return new > 0
+def _accept(ctx: ShopContext, page: list[dict], via: str) -> bool:
+    return ctx.accept_page(page, via) > 0
 
 
-def run_in_own_loop(service, loop_fn) -> None:
-    """Run ``await loop_fn(service, client)`` on an event loop of this thread's own, with an async
-    client to B, until A stops: :func:`stop` cancels it, which ends a held long poll or an open
-    stream at once (a blocking read could not be interrupted)."""
+class OwnLoop:
+    """The event loop and task a pull loop runs on, so another thread can cancel it."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task | None = None
+
+    def cancel(self) -> None:
+        """Cancel the loop :func:`run_in_own_loop` runs (from any thread)."""
+        if self.loop is not None and self.task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                self.loop.call_soon_threadsafe(self.task.cancel)
+
+
+def run_in_own_loop(ctx: ShopContext, own: OwnLoop, loop_fn) -> None:
+    """Run ``await loop_fn(ctx, client)`` on an event loop of this thread's own, with an async
+    client to B, until A stops: :meth:`OwnLoop.cancel` cancels it, which ends a held long poll or
+    an open stream at once (a blocking read could not be interrupted)."""
 
     async def main() -> None:
-        service._pull_loop = asyncio.get_running_loop()
-        service._pull_task = asyncio.current_task()
-        if service._stop.is_set():
+        own.loop = asyncio.get_running_loop()
+        own.task = asyncio.current_task()
+        if ctx.stop.is_set():
             return
         async with httpx.AsyncClient(
-            base_url=service.provider_url, timeout=5.0, headers=service.auth_headers
+            base_url=ctx.provider_url, timeout=5.0, headers=dict(ctx.auth_headers)
         ) as client:
             with contextlib.suppress(asyncio.CancelledError):
-                await loop_fn(service, client)
+                await loop_fn(ctx, client)
 
     asyncio.run(main())
 
 
-def stop(service) -> None:
-    """Cancel a loop :func:`run_in_own_loop` runs (from any thread)."""
-    loop, task = getattr(service, "_pull_loop", None), getattr(service, "_pull_task", None)
-    if loop is not None and task is not None:
-        with contextlib.suppress(RuntimeError):  # the loop has ended already
-            loop.call_soon_threadsafe(task.cancel)
-
-
 async def _send(
-    service, client: httpx.AsyncClient, kind: str, url: str, headers: dict, timeout: float | None
+    ctx: ShopContext, client: httpx.AsyncClient, kind: str, url: str, headers: dict, timeout: float | None
 ):
-    request = client.build_request("GET", url, headers={SENDER_HEADER: service.log.observer, **headers},
+    request = client.build_request("GET", url, headers={SENDER_HEADER: ctx.log.observer, **headers},
                                    **({} if timeout is None else {"timeout": timeout}))  # fmt: skip
     response: httpx.Response | None = None
-    started, t0 = service.clock.now(), time.perf_counter()
+    started, t0 = ctx.clock.now(), time.perf_counter()
     try:
         response = await client.send(request)
     except httpx.TransportError:
         response = None
     finally:
-        record_sent(service.log, request, response, receiver="B", kind=kind, started_at=started,
+        record_sent(ctx.log, request, response, receiver="B", kind=kind, started_at=started,
                     duration_s=time.perf_counter() - t0)  # fmt: skip
     return response
 
 
-async def feed_loop(service, client: httpx.AsyncClient, *, long_poll: bool) -> None:
+async def feed_loop(ctx: ShopContext, client: httpx.AsyncClient, *, long_poll: bool) -> None:
     """``feed`` and ``long-poll``: read B's events after A's cursor, page by page."""
     backoff, etag, kind = Backoff(), None, "long-poll" if long_poll else "feed"
-    while not service._stop.is_set():
-        cursor = service.core.meta.get("cursor")
+    while not ctx.stop.is_set():
+        cursor = ctx.core.meta.get("cursor")
         url = f"{EVENTS_PATH}?limit=100" + (f"&after={cursor}" if cursor else "")
         headers = {}
         if long_poll:
             url += f"&wait={LONG_POLL_WAIT_S:g}"
         elif etag:
             headers["If-None-Match"] = etag
-        response = await _send(
-            service, client, kind, url, headers, LONG_POLL_WAIT_S + 10 if long_poll else None
-        )
-        wait = told_to_wait(response, service.clock.now())
+        response = await _send(ctx, client, kind, url, headers, LONG_POLL_WAIT_S + 10 if long_poll else None)
+        wait = told_to_wait(response, ctx.clock.now())
         if wait is not None:
             await asyncio.sleep(wait)
             continue
@@ -136,83 +138,83 @@ async def feed_loop(service, client: httpx.AsyncClient, *, long_poll: bool) -> N
             continue
         backoff.reset()
         if response.status_code == 404 and cursor:  # B forgot the cursor (restarted): from the start
-            with service.lock:
-                del service.core.meta["cursor"]
+            with ctx.lock:
+                del ctx.core.meta["cursor"]
             etag = None
             continue
         hint = float(response.headers.get("x-poll-interval", "0") or 0)
         if response.status_code == 200:
             body = response.json()
             etag = response.headers.get("etag")
-            _accept(service, body["data"], kind)
+            _accept(ctx, body["data"], kind)
             if body["has_more"] or long_poll:
                 continue  # the next page, or the next long poll, at once
-        await asyncio.sleep(max(service.schedule.interval_s, hint))
+        await asyncio.sleep(max(ctx.schedule.interval_s, hint))
 
 
-async def long_poll_loop(service, client: httpx.AsyncClient) -> None:
-    await feed_loop(service, client, long_poll=True)
+async def long_poll_loop(ctx: ShopContext, client: httpx.AsyncClient) -> None:
+    await feed_loop(ctx, client, long_poll=True)
 
 
-async def plain_feed_loop(service, client: httpx.AsyncClient) -> None:
-    await feed_loop(service, client, long_poll=False)
+async def plain_feed_loop(ctx: ShopContext, client: httpx.AsyncClient) -> None:
+    await feed_loop(ctx, client, long_poll=False)
 
 
-async def sse_loop(service, client: httpx.AsyncClient) -> None:
+async def sse_loop(ctx: ShopContext, client: httpx.AsyncClient) -> None:
     """``sse``: one stream, resumed from A's cursor with ``Last-Event-ID`` whenever it ends."""
     backoff = Backoff()
     timeout = httpx.Timeout(5.0, read=60.0)  # B pings every 15 s; a silent minute is a dead stream
-    while not service._stop.is_set():
-        cursor = service.core.meta.get("cursor")
-        headers = {SENDER_HEADER: service.log.observer, **({"Last-Event-ID": cursor} if cursor else {})}
-        started, streamed, status, news = service.clock.now(), 0, None, False
+    while not ctx.stop.is_set():
+        cursor = ctx.core.meta.get("cursor")
+        headers = {SENDER_HEADER: ctx.log.observer, **({"Last-Event-ID": cursor} if cursor else {})}
+        started, streamed, status, news = ctx.clock.now(), 0, None, False
         try:
             async with aconnect_sse(
                 client, "GET", EVENTS_STREAM_PATH, headers=headers, timeout=timeout
             ) as source:
                 status = source.response.status_code
-                wait = told_to_wait(source.response, service.clock.now())
+                wait = told_to_wait(source.response, ctx.clock.now())
                 if wait is not None:
                     await asyncio.sleep(wait)
                     continue
                 if status == 404 and cursor:
-                    with service.lock:
-                        del service.core.meta["cursor"]
+                    with ctx.lock:
+                        del ctx.core.meta["cursor"]
                     continue
                 backoff.reset()
                 async for sse in source.aiter_sse():
                     if sse.event.startswith("payment."):
                         streamed += len(sse.data)
-                        news = _accept(service, [json.loads(sse.data)], "sse") or news
+                        news = _accept(ctx, [json.loads(sse.data)], "sse") or news
         except (httpx.HTTPError, httpx_sse.SSEError):
             await asyncio.sleep(backoff.next_s())
         finally:
-            service.log.record(time=started, direction="out", sender=service.log.observer, receiver="B", kind="sse",
+            ctx.log.record(time=started, direction="out", sender=ctx.log.observer, receiver="B", kind="sse",
                                method="GET", path=EVENTS_STREAM_PATH, status=status,
-                               duration_s=service.clock.now() - started, bytes=streamed, news=news)  # fmt: skip
+                               duration_s=ctx.clock.now() - started, bytes=streamed, news=news)  # fmt: skip
 
 
 class AdaptiveIntervals:
     """``adaptive``, live: A's polls counted in a :class:`~hooklab.core.adaptive.PollBudget` and,
     every ``every_s``, the pending payments' intervals re-allocated from it."""
 
-    def __init__(self, service, every_s: float | None = None) -> None:
-        self.service = service
-        self.every_s = every_s or 10 * service.schedule.interval_s
-        self.budget = adaptive.PollBudget(service.schedule.interval_s)
+    def __init__(self, ctx: ShopContext, every_s: float | None = None) -> None:
+        self.ctx = ctx
+        self.every_s = every_s or 10 * ctx.schedule.interval_s
+        self.budget = adaptive.PollBudget(ctx.schedule.interval_s)
         self.next_at = time.monotonic() + self.every_s
 
     def polled(self, payment_id: str, changed: bool) -> None:
-        self.budget.polled(payment_id, changed, self.service.schedule.interval_of(payment_id))
+        self.budget.polled(payment_id, changed, self.ctx.schedule.interval_of(payment_id))
         if time.monotonic() >= self.next_at:
             self.reallocate()
 
     def reallocate(self) -> None:
-        with self.service.lock:
-            ids = self.service.core.pending_ids()
+        with self.ctx.lock:
+            ids = self.ctx.core.pending_ids()
         self.next_at = time.monotonic() + self.every_s
         for pid, interval in zip(ids, self.budget.intervals(ids), strict=True):
-            self.service.schedule.set_interval(pid, interval)
+            self.ctx.schedule.set_interval(pid, interval)
 
 
 #: The loop of each mode that runs on an event loop of its own (``core.modes.PULL_LOOP_MODES``).

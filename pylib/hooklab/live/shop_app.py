@@ -1,27 +1,20 @@
-"""System A over HTTP: the shop's webhook endpoint, its own small API, and its poller.
+"""System A over HTTP: the shop's webhook endpoint, its own small API, and its parts.
 
 Routes: ``POST /webhooks/payments`` (B pushes events here), ``POST /orders`` (a customer checks
 out: A asks B for a payment), ``GET /payments`` and ``GET /payments/{id}`` (what A knows),
 ``GET /fulfilments`` (the orders A shipped: one per succeeded payment), ``GET /health``.
 
-Background threads, each only when asked for:
-
-- the *poller* (``poll`` mode): polls B for every pending payment, resuming them after a restart;
-- the *worker* (``ack="inbox"``): the webhook handler only verifies, writes the event to the
-  inbox and answers; the worker applies inbox events, each in its own transaction, optionally
-  re-fetching the payment from B first (``on_event="refetch"``);
-- the *reconciler* (``reconcile_s``): at start-up and every ``reconcile_s`` seconds it reads
-  ``GET /events?after=<cursor>`` to the end (the cursor kept durably with ``db_path``) into the
-  inbox, so what B never delivered is learned anyway, and checks that B still knows A's endpoint
-  (registering again, once, if B forgot it, or recovering it if B disabled it).
+:class:`ShopService` puts together the parts that share one :class:`~hooklab.live.shop_context.ShopContext`,
+each in a thread of its own and only when asked for: the poller (:mod:`hooklab.live.shop_poller`,
+every mode but ``webhook``), the inbox worker (:mod:`hooklab.live.shop_worker`, ``ack="inbox"``),
+the reconciler (:mod:`hooklab.live.shop_reconciler`, ``reconcile_s``), and A's endpoint at B
+(:mod:`hooklab.live.shop_registration`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -31,26 +24,24 @@ from starlette.concurrency import run_in_threadpool
 
 from hooklab.core.clock import Clock
 from hooklab.core.contract import (
-    EVENTS_PATH,
-    FINAL_STATUSES,
     FULFILMENTS_PATH,
     HEALTH_PATH,
     ORDERS_PATH,
     PAYMENT_PATH,
     PAYMENTS_PATH,
-    WEBHOOK_ENDPOINTS_PATH,
     WEBHOOK_PATH,
-    redact_url,
-    webhook_url,
 )
 from hooklab.core.errors import ApiError
-from hooklab.core.modes import PULL_LOOP_MODES, SHOP_MODES
+from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
-from hooklab.live import pullers
-from hooklab.live.client import logged_send
 from hooklab.live.clocks import WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
 from hooklab.live.server import documented, make_app, mark
+from hooklab.live.shop_context import ShopContext
+from hooklab.live.shop_poller import Poller
+from hooklab.live.shop_reconciler import Reconciler
+from hooklab.live.shop_registration import Registration
+from hooklab.live.shop_worker import InboxWorker
 from hooklab.live.store import SqliteStore
 from hooklab.measure.requestlog import RequestLog
 
@@ -65,8 +56,6 @@ MODES = SHOP_MODES
 ACKS = ("inline", "inbox")
 #: ``on_event``: apply the event's own snapshot, or treat it as a hint and fetch the payment from B.
 ON_EVENT = ("apply", "refetch")
-#: Events per reconciliation page.
-RECONCILE_PAGE = 100
 
 
 #: What ``/docs`` says of this system.
@@ -120,41 +109,33 @@ class ShopService:
             raise ValueError(f"on_event must be one of {ON_EVENT}, got {on_event!r}")
         if reconcile_s is not None and not reconcile_s > 0:
             raise ValueError(f"reconcile_s must be > 0 seconds or None, got {reconcile_s}")
-        self.ack, self.on_event, self.reconcile_s, self.work_s = ack, on_event, reconcile_s, work_s
+        self.ack, self.reconcile_s = ack, reconcile_s
         self.provider_url = provider_url.rstrip("/")
         self.mode = mode
         self.public_url = public_url
-        self.clock = clock or WallClock()
-        self.name = name
+        clock = clock or WallClock()
         # with a db_path A remembers payments, processed events and secrets across restarts
-        self.store = SqliteStore(db_path) if db_path is not None else None
+        store = SqliteStore(db_path) if db_path is not None else None
         extra = {} if retention_s is None else {"retention_s": retention_s}
-        self.core = Shop(store=self.store, defer=ack == "inbox", **extra)
-        self.schedule = PollSchedule(interval_s)
-        for payment_id in self.core.pending_ids():  # a restarted poller carries on where it stopped
-            self.schedule.add(payment_id, self.clock.now())
-        self.log = RequestLog(name)
-        self.lock = threading.RLock()
+        core = Shop(store=store, defer=ack == "inbox", **extra)
+        schedule = PollSchedule(interval_s)
+        for payment_id in core.pending_ids():  # a restarted poller carries on where it stopped
+            schedule.add(payment_id, clock.now())
         self._own_client = client is None
         # B tells clients apart by API key (else by address, which every program on 127.0.0.1 shares)
-        self.auth_headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.client = client or httpx.Client(base_url=self.provider_url, timeout=timeout_s,
-                                             headers=self.auth_headers)  # fmt: skip
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._poller: threading.Thread | None = None
+        auth_headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        client = client or httpx.Client(base_url=self.provider_url, timeout=timeout_s, headers=auth_headers)
+        self.ctx = ShopContext(
+            name=name, mode=mode, provider_url=self.provider_url, core=core, store=store, clock=clock,
+            log=RequestLog(name), client=client, schedule=schedule, auth_headers=auth_headers,
+            on_event=on_event, work_s=work_s,
+        )  # fmt: skip
+        self.poller = Poller(self.ctx)
+        self.worker = InboxWorker(self.ctx)
+        # owns_url: A is the only receiver at its URL (a process, `hooklab consumer`)
+        self.registration = Registration(self.ctx, public_url, owns_url=owns_url)
+        self.reconciler = Reconciler(self.ctx, self.registration, reconcile_s)
         self._threads: list[threading.Thread] = []  # the worker and the reconciler, while serving
-        self._inbox_wake = threading.Event()
-        self._etags: dict[str, str | None] = {}  # conditional polling: each payment's last ETag
-        self._paused_until = 0.0  # a 429 / 503 from B: no polls before this (time.monotonic)
-        self._adaptive = pullers.AdaptiveIntervals(self) if mode == "adaptive" else None
-        self._pull_loop = self._pull_task = None  # the feed's, long poll's or stream's own event loop
-        self.registrations = 0  # how many times A registered its endpoint (a restarted B: once more)
-        self.unknown_at_b: set[str] = set()  # payments B answered 404 for: no longer polled
-        self.working = 0  # events in their work_s of work right now
-        # A is the only receiver at its URL (a process, `hooklab consumer`): registering replaces any
-        # endpoint an earlier A left there, and an A without a database deletes its own on close
-        self.owns_url = owns_url
         self.app = make_app(
             self,
             TITLE,
@@ -185,13 +166,31 @@ class ShopService:
                 responses=documented(status, model, *errors), openapi_extra=extra,
             )  # fmt: skip
 
+    # --- what the parts share, read from outside ---------------------------------------------
+    core = property(lambda self: self.ctx.core, doc="A's core (:class:`~hooklab.core.shop.Shop`)")
+    store = property(lambda self: self.ctx.store)
+    lock = property(lambda self: self.ctx.lock, doc="held for every access to the core")
+    clock = property(lambda self: self.ctx.clock)
+    log = property(lambda self: self.ctx.log, doc="A's request log")
+    name = property(lambda self: self.ctx.name)
+    client = property(lambda self: self.ctx.client, doc="A's HTTP client to B")
+    schedule = property(lambda self: self.ctx.schedule)
+    on_event = property(lambda self: self.ctx.on_event)
+    work_s = property(lambda self: self.ctx.work_s)
+    registrations = property(
+        lambda self: self.registration.registrations,
+        doc="how many times A registered its endpoint (a restarted B: once more)",
+    )
+    unknown_at_b = property(lambda self: self.poller.unknown_at_b, doc="payments B answered 404 for")
+    working = property(lambda self: self.worker.working, doc="events in their work_s of work now")
+
     # --- what A does ----------------------------------------------------------------------
     def create_payment(self, amount: int = 1999, currency: str = "eur") -> dict:
         """Ask B for a payment (a customer checks out) and start waiting for it to settle."""
-        response = logged_send(
-            self.client, self.log, receiver="B", kind="create", method="POST", url=PAYMENTS_PATH,
-            clock=self.clock, json_body={"amount": amount, "currency": currency},
-        )  # fmt: skip
+        ctx = self.ctx
+        response = ctx.send(
+            "create", "POST", PAYMENTS_PATH, json_body={"amount": amount, "currency": currency}
+        )
         if response is None:
             raise ConnectionError(f"System B at {self.provider_url} is not answering; is it running?")
         if response.status_code != 201:
@@ -201,290 +200,82 @@ class ShopService:
             raise ApiError(response.status_code, "provider_error",
                            f"System B refused the payment: {response.text}", **extra)  # fmt: skip
         payment = response.json()
-        with self.lock:
-            self.core.apply(payment, "create", self.clock.now())
-            self.schedule.add(payment["id"], self.clock.now())
-        self._wake.set()
+        with ctx.lock:
+            ctx.core.apply(payment, "create", ctx.clock.now())
+            ctx.schedule.add(payment["id"], ctx.clock.now())
+        ctx.poll_wake.set()
         return payment
 
     def register_webhook(self, public_url: str | None = None) -> dict:
-        """Register A's webhook URL with B and trust the secret B returns. ``public_url``: the URL A
-        is served at (A's webhook path is added), or a full webhook URL with a path of its own (a
-        proxy's, kept as given). B refusing the URL raises :class:`ApiError` with B's reason."""
-        given = public_url or self.public_url
-        if not given:
-            raise ValueError("register_webhook needs the URL A is served at, e.g. 'http://127.0.0.1:8001'")
-        url = webhook_url(given)
-        if self.owns_url:
-            self._drop_earlier_endpoints(url)
-        response = logged_send(
-            self.client, self.log, receiver="B", kind="register", method="POST", url=WEBHOOK_ENDPOINTS_PATH,
-            clock=self.clock, json_body={"url": url},
-        )  # fmt: skip
-        if response is not None and response.status_code == 422:
-            reason = response.json().get("error", {}).get("message", response.text)
-            raise ApiError(422, "webhook_url_refused", f"System B refused the webhook URL {url!r}: {reason}")
-        if response is None or response.status_code != 201:
-            detail = "no answer" if response is None else response.text
-            raise ConnectionError(f"could not register the webhook endpoint with System B: {detail}")
-        endpoint = response.json()
-        with self.lock:
-            self.core.add_webhook_secret(endpoint["secret"])
-            self.core.meta["endpoint_url"] = url
-            self.core.meta["endpoint_id"] = endpoint["id"]
-            self.registrations += 1
-        return endpoint
-
-    def _drop_earlier_endpoints(self, url: str) -> None:
-        """Delete B's endpoints at this URL: only an earlier A can have registered them (one process
-        listens on a URL), and a new registration means that A's secret is gone, so every delivery
-        to them would fail signature checks for as long as B kept trying."""
-        response = logged_send(self.client, self.log, receiver="B", kind="view", method="GET",
-                               url=WEBHOOK_ENDPOINTS_PATH, clock=self.clock)  # fmt: skip
-        if response is None or response.status_code != 200:
-            return
-        for endpoint in response.json().get("data", []):
-            if endpoint.get("url") == redact_url(url):
-                self.forget_endpoint(endpoint["id"])
-
-    def forget_endpoint(self, endpoint_id: str) -> None:
-        """Ask B to delete one of A's endpoints (``DELETE /webhook-endpoints/{id}``)."""
-        logged_send(self.client, self.log, receiver="B", kind="register", method="DELETE",
-                    url=f"{WEBHOOK_ENDPOINTS_PATH}/{endpoint_id}", clock=self.clock)  # fmt: skip
-
-    def _leave(self) -> None:
-        """An A without a database takes its secret with it: if it owns its URL, it asks B to delete
-        its endpoint (once), so B does not keep sending what nobody can verify."""
-        endpoint_id = self.core.meta.get("endpoint_id")
-        if self.owns_url and self.store is None and endpoint_id is not None:
-            with contextlib.suppress(httpx.HTTPError):
-                self.forget_endpoint(endpoint_id)
-            self.core.meta.pop("endpoint_id", None)
+        """Register A's webhook URL with B (:meth:`Registration.register <hooklab.live.shop_registration.Registration.register>`)."""
+        return self.registration.register(public_url)
 
     def ensure_registered(self) -> str:
-        """Check that B knows A's endpoint: ``"ok"``; ``"registered"`` if B had forgotten it (a
-        restarted B without ``--db``) and A registered again; ``"recovered"`` if B had disabled it
-        and A asked B to re-send what failed since the last reconciliation; ``"unknown"`` if B did not
-        answer."""
-        url = self.core.meta.get("endpoint_url") or (
-            webhook_url(self.public_url) if self.public_url else None
-        )
-        if url is None:
-            return "unknown"
-        response = logged_send(self.client, self.log, receiver="B", kind="view", method="GET",
-                               url=WEBHOOK_ENDPOINTS_PATH, clock=self.clock)  # fmt: skip
-        if response is None or response.status_code != 200:
-            return "unknown"
-        # by the id B gave A (B's listing hides credentials in a URL, so the URL may not match)
-        known_id = self.core.meta.get("endpoint_id")
-        mine = [e for e in response.json()["data"]
-                if e["id"] == known_id or (known_id is None and e["url"] == redact_url(url))]  # fmt: skip
-        if not mine:
-            self.register_webhook(url)
-            return "registered"
-        if not any(e.get("enabled", True) for e in mine):
-            since = float(self.core.meta.get("reconciled_at", "0"))
-            logged_send(self.client, self.log, receiver="B", kind="recover", method="POST",
-                        url=f"{WEBHOOK_ENDPOINTS_PATH}/{mine[-1]['id']}/recover", clock=self.clock,
-                        json_body={"since": since})  # fmt: skip
-            return "recovered"
-        return "ok"
+        """Check that B still knows A's endpoint (:meth:`~hooklab.live.shop_registration.Registration.ensure`)."""
+        return self.registration.ensure()
 
     def reconcile_once(self) -> int | None:
-        """Read B's events after A's cursor to the end into the inbox; how many were new to A
-        (``None``: B did not answer). A cursor B does not know (a restarted in-memory B) starts
-        over from B's first event: the inbox drops what A has already."""
-        if self.mode == "webhook":
-            self.ensure_registered()
-        started = self.clock.now()
-        new = 0
-        while True:
-            cursor = self.core.meta.get("cursor")
-            url = f"{EVENTS_PATH}?limit={RECONCILE_PAGE}" + (f"&after={cursor}" if cursor else "")
-            response = logged_send(self.client, self.log, receiver="B", kind="reconcile", method="GET",
-                                   url=url, clock=self.clock)  # fmt: skip
-            if response is None:
-                return None
-            if response.status_code == 404 and cursor:
-                with self.lock:
-                    del self.core.meta["cursor"]
-                continue
-            if response.status_code != 200:
-                return None
-            page = response.json()
-            with self.lock:
-                new += self.core.accept_page(page["data"], "reconcile", self.clock.now())
-            self._inbox_wake.set()
-            if not page["has_more"]:
-                break
-        with self.lock:
-            self.core.meta["reconciled_at"] = repr(started)
-        return new
-
-    def fetch_payment(self, payment_id: str) -> dict | None:
-        """B's current state of one payment (``--on-event refetch``), or ``None`` if B did not answer."""
-        response = logged_send(self.client, self.log, receiver="B", kind="refetch", method="GET",
-                               url=f"/payments/{payment_id}", clock=self.clock)  # fmt: skip
-        return response.json() if response is not None and response.status_code == 200 else None
+        """One reconciliation round (:meth:`~hooklab.live.shop_reconciler.Reconciler.reconcile_once`)."""
+        return self.reconciler.reconcile_once()
 
     def work_once(self) -> int:
-        """Apply every event waiting in the inbox (the worker's step); how many were applied."""
-        with self.lock:
-            pending = self.core.pending_events()
-        done = 0
-        for event_id, event, _via in pending:
-            applied = self.work_on(event_id, event)
-            if applied is None:
-                break  # B is down: the event stays in the inbox for the next round
-            done += applied
-        return done
-
-    def work_on(self, event_id: str, event: dict) -> bool | None:
-        """Apply one inbox event (re-fetching its payment first with ``on_event="refetch"``): whether
-        A applied it (``False``: another thread did), ``None`` if B did not answer the re-fetch."""
-        payment = event["data"]["object"]
-        if self.on_event == "refetch":
-            payment = self.fetch_payment(payment["id"])
-            if payment is None:
-                return None
-        if self.work_s:
-            with self.lock:
-                self.working += 1
-            try:
-                self._stop.wait(self.work_s)  # the work a real handler does (ship, e-mail, ...)
-            finally:
-                with self.lock:
-                    self.working -= 1
-        with self.lock:
-            if event_id not in self.core.inbox:
-                return False
-            self.core.apply_event(event_id, payment, self.clock.now())
-            return True
+        """Apply every event waiting in the inbox (:meth:`~hooklab.live.shop_worker.InboxWorker.work_once`)."""
+        return self.worker.work_once()
 
     def poll_once(self, payment_id: str) -> bool | None:
-        """``GET`` one payment from B and apply it. News -> ``True``; no answer -> ``None``. In
-        ``conditional`` and ``adaptive`` mode with the payment's ``ETag`` (a ``304``: nothing new);
-        a ``429``/``503`` makes the poller wait what ``Retry-After`` says."""
-        conditional = self.mode in ("conditional", "adaptive")
-        tag = self._etags.get(payment_id) if conditional else None
-
-        def apply(response: httpx.Response) -> bool | None:
-            if response.status_code == 304:
-                return False
-            if response.status_code == 404:  # B forgot it (an in-memory B restarted): stop asking
-                self.unknown_at_b.add(payment_id)
-            if response.status_code != 200:
-                return None
-            if conditional:
-                self._etags[payment_id] = response.headers.get("etag")
-            with self.lock:
-                return self.core.apply(response.json(), "poll", self.clock.now())
-
-        learned: list[bool | None] = []
-        response = logged_send(
-            self.client, self.log, receiver="B", kind="poll", method="GET", url=f"/payments/{payment_id}",
-            clock=self.clock, news_of=lambda response: learned.append(apply(response)) or learned[-1],
-            headers={"If-None-Match": tag} if tag else None,
-        )  # fmt: skip
-        wait = pullers.told_to_wait(response, self.clock.now())
-        if wait is not None:
-            self._paused_until = time.monotonic() + wait
-        if self._adaptive is not None and response is not None and response.status_code in (200, 304):
-            self._adaptive.polled(payment_id, changed=response.status_code == 200)
-        return learned[-1] if learned else None
+        """Poll one payment (:meth:`~hooklab.live.shop_poller.Poller.poll_once`)."""
+        return self.poller.poll_once(payment_id)
 
     def is_done(self) -> bool:
         """True when A believes every payment it created has settled (or B no longer knows it)."""
-        with self.lock:
-            return not set(self.core.pending_ids()) - self.unknown_at_b
+        return self.poller.is_done()
 
     def snapshot(self) -> dict[str, dict]:
-        with self.lock:
-            return self.core.snapshot()
+        with self.ctx.lock:
+            return self.ctx.core.snapshot()
 
-    # --- background threads --------------------------------------------------------------
-    def _work_loop(self) -> None:
-        while not self._stop.is_set():
-            if self.work_once() == 0:
-                self._inbox_wake.wait(1.0)
-                self._inbox_wake.clear()
-                with self.lock:
-                    self.core.forget_old_events(self.clock.now())
+    def fulfilment_rows(self) -> list[tuple[str, float]]:
+        """Every fulfilment A made, as ``(payment_id, fulfilled_at)``; a payment twice would be a bug."""
+        with self.ctx.lock:
+            fulfilments = self.ctx.core.fulfilments
+            if hasattr(fulfilments, "rows"):
+                return fulfilments.rows()
+            return list(fulfilments.items())
 
-    def _reconcile_loop(self) -> None:
-        while not self._stop.is_set():
-            # B answered something unreadable or refused the registration: try again next round
-            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, ConnectionError):
-                self.reconcile_once()
-            self._stop.wait(self.reconcile_s)
+    # --- threads ---------------------------------------------------------------------------
+    def start_poller(self) -> None:
+        self.poller.start()
+
+    def stop_poller(self) -> None:
+        self.poller.stop()
 
     def _start_threads(self) -> None:
-        self._stop.clear()
-        loops = [(self._work_loop, "hooklab-worker")] if self.ack == "inbox" else []
+        self.ctx.stop.clear()
+        loops = [(self.worker.run, "hooklab-worker")] if self.ack == "inbox" else []
         if self.reconcile_s is not None:
-            loops.append((self._reconcile_loop, "hooklab-reconciler"))
+            loops.append((self.reconciler.run, "hooklab-reconciler"))
         for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def _stop_threads(self) -> None:
-        self._stop.set()
-        self._inbox_wake.set()
+        self.ctx.stop.set()
+        self.ctx.inbox_wake.set()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
 
-    # --- poller ---------------------------------------------------------------------------
-    def _poll_loop(self) -> None:
-        while not self._stop.is_set():
-            paused = self._paused_until - time.monotonic()
-            if paused > 0:  # B said 429 / 503: wait Retry-After, then carry on where we were
-                self._stop.wait(paused)
-                continue
-            with self.lock:
-                due = self.schedule.due(self.clock.now())
-            for payment_id in due:
-                at = self.clock.now()
-                self.poll_once(payment_id)
-                with self.lock:
-                    done = self.core.payments[payment_id]["status"] in FINAL_STATUSES
-                    self.schedule.polled(payment_id, at, done=done or payment_id in self.unknown_at_b)
-            with self.lock:
-                next_at = self.schedule.next_at()
-            timeout = None if next_at is None else max(0.0, next_at - self.clock.now())
-            self._wake.wait(timeout)
-            self._wake.clear()
-
-    def start_poller(self) -> None:
-        if self._poller is None:
-            self._stop.clear()
-            if self.mode in PULL_LOOP_MODES:
-                target = functools.partial(pullers.run_in_own_loop, self, pullers.LOOPS[self.mode])
-            else:
-                target = self._poll_loop
-            self._poller = threading.Thread(target=target, name=f"hooklab-{self.mode}", daemon=True)
-            self._poller.start()
-
-    def stop_poller(self) -> None:
-        if self._poller is not None:
-            self._stop.set()
-            self._wake.set()
-            pullers.stop(self)  # ends a held long poll or an open stream at once
-            self._poller.join()
-            self._poller = None
-
     def close(self) -> None:
         self.stop_poller()
         self._stop_threads()
-        self._leave()
-
+        self.registration.leave()
         if self._own_client:
-            self.client.close()
-        if self.store is not None:
-            with self.lock:
-                self.core.detach_store()  # what A knew stays readable after close
-            self.store.close()
+            self.ctx.client.close()
+        if self.ctx.store is not None:
+            with self.ctx.lock:
+                self.ctx.core.detach_store()  # what A knew stays readable after close
+            self.ctx.store.close()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
@@ -504,7 +295,7 @@ class ShopService:
             await run_in_threadpool(self.stop_poller)
             await run_in_threadpool(self._stop_threads)
             # here, not only in close(): uvicorn ends the process on SIGTERM right after this
-            await run_in_threadpool(self._leave)
+            await run_in_threadpool(self.registration.leave)
 
     # --- routes ---------------------------------------------------------------------------
     async def webhook(self, request: Request) -> JSONResponse:
@@ -516,7 +307,7 @@ class ShopService:
         with self.lock:
             reply = self.core.receive_webhook(body, request.headers, self.clock.now())
         if reply.status == 200:
-            self._inbox_wake.set()
+            self.ctx.inbox_wake.set()
         mark(request, "webhook", reply.news)
         return JSONResponse(reply.body, status_code=reply.status)
 
@@ -532,7 +323,7 @@ class ShopService:
             with self.lock:
                 kept = self.core.inbox.get(event_id)
             if kept is not None:
-                await run_in_threadpool(self.work_on, event_id, kept[0])
+                await run_in_threadpool(self.worker.work_on, event_id, kept[0])
         mark(request, "webhook", None if reply.status != 200 else not reply.body["duplicate"])
         return JSONResponse(reply.body, status_code=reply.status)
 
@@ -568,16 +359,8 @@ class ShopService:
     async def list_fulfilments(self, request: Request) -> dict:
         """The orders A fulfilled (shipped): exactly one per succeeded payment, oldest first."""
         mark(request, "view")
-        with self.lock:
-            rows = self.fulfilment_rows()
+        rows = self.fulfilment_rows()
         return {"data": [{"payment_id": pid, "fulfilled_at": at} for pid, at in rows]}
-
-    def fulfilment_rows(self) -> list[tuple[str, float]]:
-        """Every fulfilment A made, as ``(payment_id, fulfilled_at)``; a payment twice would be a bug."""
-        fulfilments = self.core.fulfilments
-        if hasattr(fulfilments, "rows"):
-            return fulfilments.rows()
-        return list(fulfilments.items())
 
     async def health(self, request: Request) -> dict:
         """Whether A is up, and how it learns (poll or webhook)."""

@@ -1,0 +1,57 @@
+"""What the parts of live System A share: one typed context instead of reaching into each other.
+
+:class:`~hooklab.live.shop_app.ShopService` builds one :class:`ShopContext` and hands it to its
+parts, each with a thread of its own: the poller (:mod:`hooklab.live.shop_poller`), the inbox
+worker (:mod:`hooklab.live.shop_worker`), the reconciler (:mod:`hooklab.live.shop_reconciler`)
+and the registration with B (:mod:`hooklab.live.shop_registration`). Every access to the core goes
+through ``lock``; every request to B through :meth:`ShopContext.send`, so it is logged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from hooklab.core.clock import Clock
+from hooklab.core.shop import PollSchedule, Shop
+from hooklab.live.client import logged_send
+from hooklab.live.store import SqliteStore
+from hooklab.measure.requestlog import RequestLog
+
+
+@dataclass
+class ShopContext:
+    """A's state and its ways to B. ``stop`` ends every loop; ``inbox_wake`` tells the worker an
+    event is waiting; ``poll_wake`` tells the poller a payment was added."""
+
+    name: str
+    mode: str
+    provider_url: str
+    core: Shop
+    store: SqliteStore | None
+    clock: Clock
+    log: RequestLog
+    client: httpx.Client
+    schedule: PollSchedule
+    auth_headers: Mapping[str, str] = field(default_factory=dict)
+    on_event: str = "apply"
+    work_s: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    inbox_wake: threading.Event = field(default_factory=threading.Event)
+    poll_wake: threading.Event = field(default_factory=threading.Event)
+
+    def send(self, kind: str, method: str, url: str, **options) -> httpx.Response | None:
+        """One request to B, logged as A's ``out`` row of ``kind``; ``None`` if B did not answer."""
+        return logged_send(self.client, self.log, receiver="B", kind=kind, method=method, url=url,
+                           clock=self.clock, **options)  # fmt: skip
+
+    def accept_page(self, events: list[dict], via: str) -> int:
+        """Put events A read from B into its inbox (the cursor moves with them); how many were new."""
+        with self.lock:
+            new = self.core.accept_page(events, via, self.clock.now())
+        self.inbox_wake.set()
+        return new

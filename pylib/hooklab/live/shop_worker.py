@@ -1,0 +1,69 @@
+"""A's inbox worker: applies the events its webhook endpoint (or its pulls) kept, one transaction each.
+
+With ``ack="inbox"`` the endpoint only verifies, stores and answers; this worker, in a thread of
+its own, applies each waiting event, first re-fetching the payment from B with
+``on_event="refetch"`` (the event as a hint, Stripe's advice), and forgets old event ids.
+"""
+
+from __future__ import annotations
+
+from hooklab.core.contract import PAYMENTS_PATH
+from hooklab.live.shop_context import ShopContext
+
+
+class InboxWorker:
+    """Applies inbox events; ``working``: events in their ``work_s`` of work right now."""
+
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+        self.working = 0
+
+    def fetch_payment(self, payment_id: str) -> dict | None:
+        """B's current state of one payment (``--on-event refetch``), or ``None`` if B did not answer."""
+        response = self.ctx.send("refetch", "GET", f"{PAYMENTS_PATH}/{payment_id}")
+        return response.json() if response is not None and response.status_code == 200 else None
+
+    def work_once(self) -> int:
+        """Apply every event waiting in the inbox; how many were applied."""
+        with self.ctx.lock:
+            pending = self.ctx.core.pending_events()
+        done = 0
+        for event_id, event, _via in pending:
+            applied = self.work_on(event_id, event)
+            if applied is None:
+                break  # B is down: the event stays in the inbox for the next round
+            done += applied
+        return done
+
+    def work_on(self, event_id: str, event: dict) -> bool | None:
+        """Apply one inbox event (re-fetching its payment first with ``on_event="refetch"``): whether
+        A applied it (``False``: another thread did), ``None`` if B did not answer the re-fetch."""
+        ctx = self.ctx
+        payment = event["data"]["object"]
+        if ctx.on_event == "refetch":
+            payment = self.fetch_payment(payment["id"])
+            if payment is None:
+                return None
+        if ctx.work_s:
+            with ctx.lock:
+                self.working += 1
+            try:
+                ctx.stop.wait(ctx.work_s)  # the work a real handler does (ship, e-mail, ...)
+            finally:
+                with ctx.lock:
+                    self.working -= 1
+        with ctx.lock:
+            if event_id not in ctx.core.inbox:
+                return False
+            ctx.core.apply_event(event_id, payment, ctx.clock.now())
+            return True
+
+    def run(self) -> None:
+        """The worker thread: apply what waits, then sleep until woken (or a second passes)."""
+        ctx = self.ctx
+        while not ctx.stop.is_set():
+            if self.work_once() == 0:
+                ctx.inbox_wake.wait(1.0)
+                ctx.inbox_wake.clear()
+                with ctx.lock:
+                    ctx.core.forget_old_events(ctx.clock.now())
