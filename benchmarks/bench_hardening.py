@@ -56,7 +56,7 @@ def settle_all(b: ProviderService) -> None:
         for payment in list(b.core.payments.values()):
             if payment.status == "pending":
                 b.core.update_status(payment.id, "succeeded", b.clock.now())
-    b._poke()
+    b.sender.poke()
 
 
 def delivered(b: ProviderService) -> int:

@@ -96,7 +96,7 @@ def test_a_down_loses_nothing_b_retries_until_a_is_back():
         # A is down now: its port is closed. A payment settles and B tries to deliver.
         with b.lock:
             b.core.create_payment(100, "eur", b.clock.now())
-        b._wake.set() if b._wake else None
+        b.sender.poke()
         wait_until(lambda: any(r.status is None for r in b.log.records()), what="a failed delivery")
         assert shop.snapshot() == {}
         with serve(shop.app, port=a_port):  # A is back on the same address

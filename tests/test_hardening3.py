@@ -51,7 +51,7 @@ def settle_all_now(b: ProviderService) -> None:
         for payment in list(b.core.payments.values()):
             if payment.status == "pending":
                 b.core.update_status(payment.id, "succeeded", b.clock.now())
-    b._poke()
+    b.sender.poke()
 
 
 # --- 1. one idle connection per endpoint, kept forever --------------------------------------------
@@ -69,7 +69,7 @@ def test_an_endpoints_connections_are_closed_once_it_is_idle():
         settle_all_now(b)
         wait_until(lambda: sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 200,
                    what="200 deliveries")  # fmt: skip
-        wait_until(lambda: not b._clients, timeout_s=10, what="B to close every idle client")
+        wait_until(lambda: not b.sender.clients, timeout_s=10, what="B to close every idle client")
         wait_until(lambda: open_fds() <= baseline + 10, timeout_s=10, what="the sockets to close")
 
 
@@ -326,7 +326,7 @@ def test_the_deliveries_list_is_paged_like_events():
             "/webhook-endpoints", json={"url": "http://127.0.0.1:9/webhooks/payments"}
         ).json()
         many_events(b, 250)
-        b._poke()
+        b.sender.poke()
         url = f"/webhook-endpoints/{endpoint['id']}/deliveries"
         first = client.get(url).json()
         assert len(first["data"]) == 100 and first["has_more"] is True

@@ -52,7 +52,7 @@ def delivery_attempts(live: WebhookPair) -> pd.DataFrame:
     """
     log = live.provider.log.to_frame()
     sent = log[(log["kind"] == "webhook") & (log["direction"] == "out")].reset_index(drop=True)
-    schedule = live.provider.core.retry_schedule
+    schedule = live.provider.retry_schedule
     t = sent["time"] - sent["time"].iloc[0] if len(sent) else sent["time"]
     return pd.DataFrame(
         {

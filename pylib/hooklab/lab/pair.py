@@ -133,8 +133,7 @@ class WebhookPair:
 
     def b_snapshot(self) -> dict[str, dict]:
         """Every payment as B knows it."""
-        with self.provider.lock:
-            return self.provider.core.snapshot()
+        return self.provider.snapshot()
 
     def checkout(self, n: int = 1, amount: int = 1999) -> list[dict]:
         """A creates ``n`` payments at B (customers check out), then waits until A knows they settled."""
@@ -197,11 +196,10 @@ class WebhookPair:
 
         Same event id and body, fresh signature (B signs every attempt), logged in B's log.
         """
-        with self.provider.lock:
-            delivered = [d for d in self.provider.core.deliveries.values() if d.state == "delivered"]
-            if not delivered:
-                raise RuntimeError("nothing was delivered yet: take a payment first (pair.checkout())")
-            url, headers, body = delivered[-1].request(self.provider.clock.now())
+        delivered = [d for d in self.provider.deliveries() if d["state"] == "delivered"]
+        if not delivered:
+            raise RuntimeError("nothing was delivered yet: take a payment first (pair.checkout())")
+        url, headers, body = self.provider.signed_again(delivered[-1]["id"])
         with httpx.Client() as client:
             response = logged_send(
                 client, self.provider.log, receiver="A", kind="webhook", method="POST", url=url,

@@ -75,12 +75,8 @@ def _poll_until(condition: Callable[[], bool], timeout_s: float, what: str) -> f
 
 def synced(provider: ProviderService, shop: ShopService) -> bool:
     """B has settled everything and finished every delivery, and A's view equals B's."""
-    with provider.lock:
-        b_done = provider.core.all_settled() and all(
-            d.state in ("delivered", "failed") for d in provider.core.deliveries.values()
-        )
-        b_state = provider.core.snapshot()
-    return b_done and shop.snapshot() == b_state
+    b_state = provider.snapshot()
+    return provider.is_quiet() and shop.snapshot() == b_state
 
 
 def frames_since(
@@ -88,7 +84,7 @@ def frames_since(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``requests`` and the per-change latencies of a live run, times in seconds since ``t0``."""
     requests["time"] -= t0
-    latencies = change_latencies(provider.core.changes, shop.core.observations)
+    latencies = change_latencies(provider.changes(), shop.observations())
     latencies[["changed_at", "learned_at"]] -= t0
     return requests, latencies
 
@@ -137,7 +133,7 @@ def run_live(
                     # A's store is read only now and then: reading it every 10 ms slows A's handlers
                     if now >= next_bar[0]:
                         next_bar[0] = now + BAR_EVERY_S
-                        bar.update(payments - len(shop.core.pending_ids()) - bar.n)
+                        bar.update(payments - shop.pending_count() - bar.n)
                     if now >= next_report[0]:  # a heartbeat, so a slow run never looks stuck
                         next_report[0] += PROGRESS_EVERY_S
                         say(f"{mode}: A knows {bar.n}/{payments} settlements so far ...")
@@ -159,7 +155,7 @@ def run_live(
         requests=requests,
         latencies=latencies,
         summary=summarize(requests, latencies, mode),
-        provider_state=provider.core.snapshot(),
+        provider_state=provider.snapshot(),
         shop_state=shop.snapshot(),
         wall_s=wall_s,
     )

@@ -231,8 +231,19 @@ class ShopService:
         return self.poller.is_done()
 
     def snapshot(self) -> dict[str, dict]:
+        """Every payment as A knows it: ``{id: payment}``."""
         with self.ctx.lock:
             return self.ctx.core.snapshot()
+
+    def observations(self) -> list:
+        """Every time A learned a payment's version (when, and how: poll, webhook, ...)."""
+        with self.ctx.lock:
+            return list(self.ctx.core.observations)
+
+    def pending_count(self) -> int:
+        """Payments A still believes pending."""
+        with self.ctx.lock:
+            return len(self.ctx.core.pending_ids())
 
     def fulfilment_rows(self) -> list[tuple[str, float]]:
         """Every fulfilment A made, as ``(payment_id, fulfilled_at)``; a payment twice would be a bug."""
