@@ -20,7 +20,7 @@ import httpx
 from hooklab.core.clock import Clock
 from hooklab.core.contract import FINAL_STATUSES, SIGNATURE_HEADER, WEBHOOK_PATH
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, SettlementModel
-from hooklab.live.client import logged_send
+from hooklab.live.client import LoggingTransport, send
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import synced, wait_until
 from hooklab.live.serving import serve
@@ -200,11 +200,9 @@ class WebhookPair:
         if not delivered:
             raise RuntimeError("nothing was delivered yet: take a payment first (pair.checkout())")
         url, headers, body = self.provider.signed_again(delivered[-1]["id"])
-        with httpx.Client() as client:
-            response = logged_send(
-                client, self.provider.log, receiver="A", kind="webhook", method="POST", url=url,
-                clock=self.provider.clock, content=body, headers=headers,
-            )  # fmt: skip
+        logging = LoggingTransport(httpx.HTTPTransport(), self.provider.log, self.provider.clock, "A")
+        with httpx.Client(transport=logging) as client:
+            response = send(client, "webhook", "POST", url, content=body, headers=headers)
         if response is None:
             raise ConnectionError(f"A is not answering at {url}; is it down (pair.a_down())?")
         return response

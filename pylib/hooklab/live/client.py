@@ -1,13 +1,17 @@
-"""HTTP clients' side of the request log: send one request, write its ``out`` row.
+"""HTTP clients' side of the request log: one logging transport under every client of both systems.
 
-Both systems send requests (A polls and creates payments, B delivers webhooks); each writes one
-``out`` row per request into its own log, as the receiver writes an ``in`` row.
+A's client to B, the event loop A pulls on, and each of B's webhook clients send through a
+:class:`LoggingTransport` (or :class:`AsyncLoggingTransport`), which writes one ``out`` row per
+request into the system's :class:`~hooklab.measure.requestlog.RequestLog` when the answer's body has
+been read (for a stream: when it closes), or at once when no answer came (status ``None``). A
+request says what it was for in its extensions (:func:`tagged`): its ``kind``, and how to tell
+whether the answer was news (a callback on the answer, or a holder the reader fills as it goes).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 import httpx
 
@@ -15,85 +19,160 @@ from hooklab.core.clock import Clock
 from hooklab.core.contract import SENDER_HEADER
 from hooklab.measure.requestlog import RequestLog
 
-
-def request_size(request: httpx.Request, response: httpx.Response | None) -> int:
-    return len(request.content) + (len(response.content) if response is not None else 0)
-
-
-def record_sent(
-    log: RequestLog,
-    request: httpx.Request,
-    response: httpx.Response | None,
-    *,
-    receiver: str,
-    kind: str,
-    started_at: float,
-    duration_s: float,
-    news: bool | None = None,
-) -> None:
-    """Write the ``out`` row for one request this system sent (``response`` ``None``: no answer)."""
-    log.record(
-        time=started_at,
-        direction="out",
-        sender=log.observer,
-        receiver=receiver,
-        kind=kind,
-        method=request.method,
-        path=request.url.path,
-        status=None if response is None else response.status_code,
-        duration_s=duration_s,
-        bytes=request_size(request, response),
-        news=news,
-    )
+KIND = "hooklab.kind"
+NEWS_OF = "hooklab.news_of"  # callback(answer) -> bool | None, run before the row is written
+NEWS = "hooklab.news"  # a dict whose "news" the reader sets while it streams (SSE)
 
 
-def logged_send(
+def tagged(kind: str, *, news_of: Callable[[httpx.Response], bool | None] | None = None,
+           news: dict | None = None) -> dict:  # fmt: skip
+    """The extensions that tell the logging transport what a request is for."""
+    return {
+        KIND: kind,
+        **({NEWS_OF: news_of} if news_of else {}),
+        **({NEWS: news} if news is not None else {}),
+    }
+
+
+class _Row:
+    """One request's row, written once: when its answer's body is done, or when no answer came."""
+
+    def __init__(self, log: RequestLog, clock: Clock, receiver: str, request: httpx.Request) -> None:
+        self.log, self.receiver, self.request = log, receiver, request
+        self.started_at, self.t0 = clock.now(), time.perf_counter()
+        self.body: list[bytes] = []
+        self.size = 0
+        self.done = False
+
+    def chunk(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if NEWS_OF in self.request.extensions:
+            self.body.append(data)
+        return data
+
+    def write(self, response: httpx.Response | None) -> None:
+        """Write the row (once): ``response`` is the answer's head, ``None`` if none came."""
+        if self.done:
+            return
+        self.done = True
+        ext = self.request.extensions
+        news = None
+        if response is not None and NEWS_OF in ext:
+            answer = httpx.Response(response.status_code, headers=response.headers, content=b"".join(self.body),
+                                    request=self.request)  # fmt: skip
+            news = ext[NEWS_OF](answer)
+        elif NEWS in ext:
+            news = ext[NEWS].get("news")
+        self.log.record(
+            time=self.started_at, direction="out", sender=self.log.observer, receiver=self.receiver,
+            kind=ext.get(KIND, "other"), method=self.request.method, path=self.request.url.path,
+            status=None if response is None else response.status_code,
+            duration_s=time.perf_counter() - self.t0, bytes=len(self.request.content) + self.size, news=news,
+        )  # fmt: skip
+
+
+class _Stream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, row: _Row, head: httpx.Response) -> None:
+        self.inner, self.row, self.head = inner, row, head
+
+    def __iter__(self) -> Iterator[bytes]:
+        for data in self.inner:
+            yield self.row.chunk(data)
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            self.row.write(self.head)
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, row: _Row, head: httpx.Response) -> None:
+        self.inner, self.row, self.head = inner, row, head
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for data in self.inner:
+            yield self.row.chunk(data)
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            self.row.write(self.head)
+
+
+class LoggingTransport(httpx.BaseTransport):
+    """Send through ``inner`` and log each request as an ``out`` row of ``log`` to ``receiver``."""
+
+    def __init__(self, inner: httpx.BaseTransport, log: RequestLog, clock: Clock, receiver: str) -> None:
+        self.inner, self.log, self.clock, self.receiver = inner, log, clock, receiver
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers.setdefault(SENDER_HEADER, self.log.observer)
+        row = _Row(self.log, self.clock, self.receiver, request)
+        try:
+            response = self.inner.handle_request(request)
+        except BaseException:
+            row.write(None)
+            raise
+        head = httpx.Response(response.status_code, headers=response.headers)
+        return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
+                              stream=_Stream(response.stream, row, head))  # fmt: skip
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncLoggingTransport(httpx.AsyncBaseTransport):
+    """The same as :class:`LoggingTransport`, for async clients."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, log: RequestLog, clock: Clock, receiver: str) -> None:
+        self.inner, self.log, self.clock, self.receiver = inner, log, clock, receiver
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers.setdefault(SENDER_HEADER, self.log.observer)
+        row = _Row(self.log, self.clock, self.receiver, request)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException:
+            row.write(None)
+            raise
+        head = httpx.Response(response.status_code, headers=response.headers)
+        return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
+                              stream=_AsyncStream(response.stream, row, head))  # fmt: skip
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def logging_client(client: httpx.Client, log: RequestLog, clock: Clock, receiver: str) -> httpx.Client:
+    """``client`` with its transport wrapped in a :class:`LoggingTransport` (for a client made
+    elsewhere, such as a test's ``TestClient``; hooklab's own clients are built with one)."""
+    client._transport = LoggingTransport(
+        client._transport, log, clock, receiver
+    )  # httpx has no public setter
+    return client
+
+
+def send(
     client: httpx.Client,
-    log: RequestLog,
-    *,
-    receiver: str,
     kind: str,
     method: str,
     url: str,
-    clock: Clock,
+    *,
     json_body: object = None,
     content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     news_of: Callable[[httpx.Response], bool | None] | None = None,
     timeout: float | None = None,
 ) -> httpx.Response | None:
-    """Send one request (a JSON body, or raw ``content``) and log it as an ``out`` row.
-
-    ``None`` if no response (server down). ``news_of(response)`` runs before the row is written,
-    so the row can say whether the answer told the sender something new (a poll that found a
-    change).
-    """
-    extra = (
-        {} if timeout is None else {"timeout": timeout}
-    )  # a long poll waits longer than the client's default
-    request = client.build_request(
-        method,
-        url,
-        json=json_body,
-        content=content,
-        headers={SENDER_HEADER: log.observer, **(headers or {})},
-        **extra,
-    )
-    started_at, t0 = clock.now(), time.perf_counter()
+    """Send one request through a logging client (a JSON body, or raw ``content``); ``None`` if no
+    answer came (the server is down). ``news_of(answer)`` runs before the row is written, so the row
+    says whether the answer told the sender something new (a poll that found a change)."""
+    extra = {} if timeout is None else {"timeout": timeout}  # a long poll waits longer than the default
+    request = client.build_request(method, url, json=json_body, content=content, headers=headers,
+                                   extensions=tagged(kind, news_of=news_of), **extra)  # fmt: skip
     try:
-        response = client.send(request)
+        return client.send(request)
     except httpx.TransportError:
-        response = None
-    duration = time.perf_counter() - t0
-    news = news_of(response) if (news_of is not None and response is not None) else None
-    record_sent(
-        log,
-        request,
-        response,
-        receiver=receiver,
-        kind=kind,
-        started_at=started_at,
-        duration_s=duration,
-        news=news,
-    )
-    return response
+        return None

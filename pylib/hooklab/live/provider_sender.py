@@ -17,10 +17,9 @@ from collections.abc import Callable
 
 import httpx
 
-from hooklab.core.contract import SENDER_HEADER
 from hooklab.core.delivery import Delivery
 from hooklab.core.retry import parse_retry_after
-from hooklab.live.client import record_sent
+from hooklab.live.client import AsyncLoggingTransport, tagged
 from hooklab.live.provider_context import ProviderContext
 
 #: How long B waits for a webhook endpoint to answer before counting the attempt as failed.
@@ -97,8 +96,10 @@ class Sender:
             limits = httpx.Limits(max_connections=self.ctx.core.max_in_flight, max_keepalive_connections=2)
             if self._tls is None:  # made once: building a TLS context per client costs ~40 ms of B's loop
                 self._tls = ssl.create_default_context()
+            inner = self.transport or httpx.AsyncHTTPTransport(limits=limits, verify=self._tls)
             client = self.clients[endpoint_id] = httpx.AsyncClient(
-                timeout=self.delivery_timeout_s, transport=self.transport, limits=limits, verify=self._tls
+                timeout=self.delivery_timeout_s,
+                transport=AsyncLoggingTransport(inner, self.ctx.log, self.ctx.clock, "A"),
             )
         return client
 
@@ -170,18 +171,14 @@ class Sender:
     ) -> tuple[httpx.Response | None, str | None, float]:
         """Send one attempt: ``(response or None, error name or None, when it started)``."""
         ctx = self.ctx
-        response: httpx.Response | None = None
-        started_at, t0 = ctx.clock.now(), time.perf_counter()
+        started_at = ctx.clock.now()
         try:
             with ctx.lock:
                 url, headers, body = delivery.request(ctx.clock.now())
-            headers[SENDER_HEADER] = ctx.name
-            request = client.build_request("POST", url, content=body, headers=headers)
-            try:
-                response = await client.send(request)
-            finally:
-                record_sent(ctx.log, request, response, receiver="A", kind="webhook",
-                            started_at=started_at, duration_s=time.perf_counter() - t0)  # fmt: skip
+            request = client.build_request(
+                "POST", url, content=body, headers=headers, extensions=tagged("webhook")
+            )
+            response = await client.send(request)  # the client's transport logs it
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure is a failed attempt

@@ -27,9 +27,9 @@ import httpx_sse
 from httpx_sse import aconnect_sse
 
 from hooklab.core import adaptive
-from hooklab.core.contract import EVENTS_PATH, EVENTS_STREAM_PATH, SENDER_HEADER
+from hooklab.core.contract import EVENTS_PATH, EVENTS_STREAM_PATH
 from hooklab.core.retry import parse_retry_after
-from hooklab.live.client import record_sent
+from hooklab.live.client import AsyncLoggingTransport, tagged
 from hooklab.live.shop_context import ShopContext
 
 #: How long a long poll asks B to hold it, seconds.
@@ -91,8 +91,9 @@ def run_in_own_loop(ctx: ShopContext, own: OwnLoop, loop_fn) -> None:
         own.task = asyncio.current_task()
         if ctx.stop.is_set():
             return
+        transport = AsyncLoggingTransport(httpx.AsyncHTTPTransport(), ctx.log, ctx.clock, "B")
         async with httpx.AsyncClient(
-            base_url=ctx.provider_url, timeout=5.0, headers=dict(ctx.auth_headers)
+            base_url=ctx.provider_url, timeout=5.0, headers=dict(ctx.auth_headers), transport=transport
         ) as client:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_fn(ctx, client)
@@ -103,18 +104,12 @@ def run_in_own_loop(ctx: ShopContext, own: OwnLoop, loop_fn) -> None:
 async def _send(
     ctx: ShopContext, client: httpx.AsyncClient, kind: str, url: str, headers: dict, timeout: float | None
 ):
-    request = client.build_request("GET", url, headers={SENDER_HEADER: ctx.log.observer, **headers},
+    request = client.build_request("GET", url, headers=headers, extensions=tagged(kind),
                                    **({} if timeout is None else {"timeout": timeout}))  # fmt: skip
-    response: httpx.Response | None = None
-    started, t0 = ctx.clock.now(), time.perf_counter()
     try:
-        response = await client.send(request)
+        return await client.send(request)
     except httpx.TransportError:
-        response = None
-    finally:
-        record_sent(ctx.log, request, response, receiver="B", kind=kind, started_at=started,
-                    duration_s=time.perf_counter() - t0)  # fmt: skip
-    return response
+        return None
 
 
 async def feed_loop(ctx: ShopContext, client: httpx.AsyncClient, *, long_poll: bool) -> None:
@@ -166,12 +161,11 @@ async def sse_loop(ctx: ShopContext, client: httpx.AsyncClient) -> None:
     timeout = httpx.Timeout(5.0, read=60.0)  # B pings every 15 s; a silent minute is a dead stream
     while not ctx.stop.is_set():
         cursor = ctx.core.meta.get("cursor")
-        headers = {SENDER_HEADER: ctx.log.observer, **({"Last-Event-ID": cursor} if cursor else {})}
-        started, streamed, status, news = ctx.clock.now(), 0, None, False
+        headers = {"Last-Event-ID": cursor} if cursor else {}
+        news = {"news": False}  # the stream's row says whether any event on it was new to A
         try:
-            async with aconnect_sse(
-                client, "GET", EVENTS_STREAM_PATH, headers=headers, timeout=timeout
-            ) as source:
+            async with aconnect_sse(client, "GET", EVENTS_STREAM_PATH, headers=headers, timeout=timeout,
+                                    extensions=tagged("sse", news=news)) as source:  # fmt: skip
                 status = source.response.status_code
                 wait = told_to_wait(source.response, ctx.clock.now())
                 if wait is not None:
@@ -184,14 +178,9 @@ async def sse_loop(ctx: ShopContext, client: httpx.AsyncClient) -> None:
                 backoff.reset()
                 async for sse in source.aiter_sse():
                     if sse.event.startswith("payment."):
-                        streamed += len(sse.data)
-                        news = _accept(ctx, [json.loads(sse.data)], "sse") or news
+                        news["news"] = _accept(ctx, [json.loads(sse.data)], "sse") or news["news"]
         except (httpx.HTTPError, httpx_sse.SSEError):
             await asyncio.sleep(backoff.next_s())
-        finally:
-            ctx.log.record(time=started, direction="out", sender=ctx.log.observer, receiver="B", kind="sse",
-                               method="GET", path=EVENTS_STREAM_PATH, status=status,
-                               duration_s=ctx.clock.now() - started, bytes=streamed, news=news)  # fmt: skip
 
 
 class AdaptiveIntervals:

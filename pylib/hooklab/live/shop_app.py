@@ -34,6 +34,7 @@ from hooklab.core.contract import (
 from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
+from hooklab.live.client import LoggingTransport, logging_client
 from hooklab.live.clocks import WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
 from hooklab.live.server import documented, make_app, mark
@@ -124,10 +125,15 @@ class ShopService:
         self._own_client = client is None
         # B tells clients apart by API key (else by address, which every program on 127.0.0.1 shares)
         auth_headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        client = client or httpx.Client(base_url=self.provider_url, timeout=timeout_s, headers=auth_headers)
+        log = RequestLog(name)
+        if client is None:
+            client = httpx.Client(base_url=self.provider_url, timeout=timeout_s, headers=auth_headers,
+                                  transport=LoggingTransport(httpx.HTTPTransport(), log, clock, "B"))  # fmt: skip
+        else:  # a client made elsewhere (a test's TestClient): its requests are logged all the same
+            client = logging_client(client, log, clock, "B")
         self.ctx = ShopContext(
             name=name, mode=mode, provider_url=self.provider_url, core=core, store=store, clock=clock,
-            log=RequestLog(name), client=client, schedule=schedule, auth_headers=auth_headers,
+            log=log, client=client, schedule=schedule, auth_headers=auth_headers,
             on_event=on_event, work_s=work_s,
         )  # fmt: skip
         self.poller = Poller(self.ctx)

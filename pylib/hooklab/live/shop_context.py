@@ -4,7 +4,8 @@
 parts, each with a thread of its own: the poller (:mod:`hooklab.live.shop_poller`), the inbox
 worker (:mod:`hooklab.live.shop_worker`), the reconciler (:mod:`hooklab.live.shop_reconciler`)
 and the registration with B (:mod:`hooklab.live.shop_registration`). Every access to the core goes
-through ``lock``; every request to B through :meth:`ShopContext.send`, so it is logged.
+through ``lock``; every request to B through :meth:`ShopContext.send` on ``client``, whose logging
+transport writes it into ``log``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import httpx
 
 from hooklab.core.clock import Clock
 from hooklab.core.shop import PollSchedule, Shop
-from hooklab.live.client import logged_send
+from hooklab.live.client import send as send_logged
 from hooklab.live.store import SqliteStore
 from hooklab.measure.requestlog import RequestLog
 
@@ -46,8 +47,7 @@ class ShopContext:
 
     def send(self, kind: str, method: str, url: str, **options) -> httpx.Response | None:
         """One request to B, logged as A's ``out`` row of ``kind``; ``None`` if B did not answer."""
-        return logged_send(self.client, self.log, receiver="B", kind=kind, method=method, url=url,
-                           clock=self.clock, **options)  # fmt: skip
+        return send_logged(self.client, kind, method, url, **options)
 
     def accept_page(self, events: list[dict], via: str) -> int:
         """Put events A read from B into its inbox (the cursor moves with them); how many were new."""
