@@ -12,6 +12,8 @@ import contextlib
 import heapq
 import random
 import secrets
+import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,6 +27,31 @@ from hooklab.core.retry import POLICIES, RetryPolicy, retry_policy
 DEFAULT_RETRY_SCHEDULE = POLICIES["fast"].waits_s
 #: Statuses whose ``Retry-After`` B obeys (RFC 9110: 503; RFC 6585: 429).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+_MASK = (1 << 64) - 1
+
+
+def seeded_id(seed: int, prefix: str, ordinal: int) -> str:
+    """The ``ordinal``-th id B hands out with ``prefix`` (``pay``, ``evt``, ``we``, ``dlv``) under
+    ``seed``, with seeded ids: a function of the three alone (splitmix64 over them), so whoever
+    knows how many of a kind came before can name the next one without replaying B (the vector
+    engine names payments this way)."""
+    x = ((seed & _MASK) * 0x9E3779B97F4A7C15 ^ zlib.crc32(prefix.encode()) << 32 ^ ordinal) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return f"{prefix}_{x ^ (x >> 31):016x}"
+
+
+def make_event(event_id: str, payment: dict, now: float) -> dict:
+    """The event B makes when ``payment`` reaches its status at ``now`` (what is signed and sent; the
+    vector engine sizes its deliveries from the same builder)."""
+    return {
+        "id": event_id,
+        "type": event_type(payment["status"]),
+        "created": now,
+        "data": {"object": payment},
+    }
 
 
 @dataclass(frozen=True)
@@ -141,8 +168,8 @@ class PaymentProvider:
         if store is not None and seeded_ids:
             raise ValueError("seeded ids with a durable store would hand out the same ids again after "
                              "a restart: use one or the other")  # fmt: skip
-        self.seeded_ids = seeded_ids
-        self.rng = random.Random(seed)
+        self.seeded_ids, self.seed = seeded_ids, seed
+        self._issued: Counter[str] = Counter()  # ids handed out so far, per prefix (seeded ids)
         # settlements draw from their own stream, so a seed fixes the workload whatever else draws
         # ids (registering a webhook endpoint must not change when payments settle)
         self.settle_rng = random.Random(f"settlement-{seed}")
@@ -171,8 +198,10 @@ class PaymentProvider:
     def _new_id(self, prefix: str) -> str:
         # unique across processes by default (a restarted B must not hand out ids A already knows);
         # from the seed with seeded_ids, where a reproducible run is the point (the simulation)
-        bits = self.rng.getrandbits(64) if self.seeded_ids else secrets.randbits(64)
-        return f"{prefix}_{bits:016x}"
+        if not self.seeded_ids:
+            return f"{prefix}_{secrets.randbits(64):016x}"
+        self._issued[prefix] += 1
+        return seeded_id(self.seed, prefix, self._issued[prefix] - 1)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -210,12 +239,7 @@ class PaymentProvider:
         payment.status = status
         payment.version += 1
         payment.updated_at = now
-        event = {
-            "id": self._new_id("evt"),
-            "type": event_type(status),
-            "created": now,
-            "data": {"object": payment.to_dict()},
-        }
+        event = make_event(self._new_id("evt"), payment.to_dict(), now)
         self._add_event(event)
         with self._atomic():
             if self.store is not None:
@@ -252,8 +276,6 @@ class PaymentProvider:
         able to sign), unless one is given (a notebook that shows a fixed signature).
         """
         url = check_webhook_url(url)
-        if self.seeded_ids:
-            self.rng.getrandbits(192)  # a seed's ids stay the same wherever the secret comes from
         endpoint = Endpoint(self._new_id("we"), url, secret or "whsec_" + secrets.token_hex(24))
         self.endpoints[endpoint.id] = endpoint
         self._queues[endpoint.id] = []

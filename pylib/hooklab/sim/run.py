@@ -215,26 +215,46 @@ def simulate(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if records < 0:
         raise ValueError(f"records must be >= 0, got {records}")
-    if network is None:
-        delay = LogNormalDelay() if delay_s is None else LogNormalDelay(median_s=delay_s)
-        network = Network(delay=delay, failure_prob=failure_prob, reply_loss_prob=reply_loss_prob)
     for start_s, length_s in outages:
         if not (start_s >= 0 and length_s > 0):
             raise ValueError(f"an outage is (start_s >= 0, duration_s > 0), got ({start_s}, {length_s})")
+    if network is None:
+        delay = LogNormalDelay() if delay_s is None else LogNormalDelay(median_s=delay_s)
+        network = Network(delay=delay, failure_prob=failure_prob, reply_loss_prob=reply_loss_prob)
     work = make_workload(workload, rate_per_s)
-    finite = work.finite
-    strategy = make_strategy(mode, interval_s, until_final=finite, reconcile_s=reconcile_s)
+    strategy = make_strategy(mode, interval_s, until_final=work.finite, reconcile_s=reconcile_s)
     sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule,
               retention_s=retention_s, jitter=jitter)  # fmt: skip
     sim.on_created = strategy.watch
+    window = _place_window(sim, strategy, work, network, duration_s, outages)
+    if engine != "events":
+        why = vector.why_not(mode, work, network, records, outages=outages,
+                             reconciled=isinstance(strategy, Reconciled))  # fmt: skip
+        if why is not None and engine == "vector":
+            raise ValueError(f"the vector engine cannot run this: {why}")
+        got = vector.run(sim, strategy, work, records, window) if why is None else None
+        if got is not None:
+            columns, latencies, start, end = got
+            return _finish(strategy, work, records, seed, columns, latencies, start, end,
+                           float(duration_s), None, "vector")  # fmt: skip
+        if why is None and engine == "vector":
+            raise ValueError("the vector engine cannot run this: a poll's answer came after the "
+                             "record's next poll was due (an interval shorter than the network)")  # fmt: skip
+    return _run_events(sim, strategy, work, records, seed, window, outages)
+
+
+def _place_window(sim: Sim, strategy: Strategy, work: Workload, network: Network, duration_s: float | None,
+                  outages: Sequence[tuple[float, float]]) -> vector.Window:  # fmt: skip
+    """Where the measured window lies: the clock starts early enough for A's set-up and the first
+    creates, the window opens at the same moment of B's clock whatever the strategy (one set of
+    change times for every run of a workload), and the run drains until what was sent is answered."""
+    finite = work.finite
     if not finite and not (duration_s is not None and duration_s > 0):
         raise ValueError(f"duration_s must be > 0 for a {type(work).__name__} workload, got {duration_s}")
     spread = 0.0 if finite else strategy.warmup_s()
     # creates are done (one round trip after the last is sent) before the window opens
     lead = 0.0 if finite else spread + 2 * network.delay.high_s
     setup = 0.0 if finite else strategy.setup_s(sim)
-    # the window opens at the same moment of B's clock whatever the strategy: one set of change
-    # times for every run of a workload (and B's timestamps in the same JSON)
     start = 0.0 if finite else window_origin(lead + setup)
     begin = 0.0 if finite else start - lead - setup
     drain = strategy.horizon_s(sim)
@@ -242,56 +262,36 @@ def simulate(
         last_end = max(a + d for a, d in outages)
         drain = max(drain, last_end - (0.0 if finite else duration_s) + drain)
     span = math.inf if finite else duration_s + 4 * network.delay.high_s
-    if engine != "events":
-        why = (
-            vector.unsupported(mode, work, network.failure_prob, records)
-            if isinstance(mode, str)
-            else "a Strategy object (the vector engine knows the modes by name)"
-        )
-        if why is None and (outages or network.reply_loss_prob > 0):
-            why = "outages and lost replies make B retry, which only the event engine models"
-        elif why is None and isinstance(strategy, Reconciled):
-            why = "reconciliation over GET /events is a feed, which only the event engine models"
-        if why is not None and engine == "vector":
-            raise ValueError(f"the vector engine cannot run this: {why}")
-        if why is None:
-            got = vector.run(
-                sim,
-                strategy,
-                work,
-                records,
-                vector.Window(begin, start, spread, lead + setup, span, duration_s, drain),
-            )
-            if got is not None:
-                columns, latencies, start, end = got
-                return _finish(strategy, work, records, seed, columns, latencies, start, end,
-                               float(duration_s), None, "vector")  # fmt: skip
-            if engine == "vector":
-                raise ValueError("the vector engine cannot run this: a poll's answer came after the "
-                                 "record's next poll was due (an interval shorter than the network)")  # fmt: skip
-    window: dict[str, float] = {}
+    return vector.Window(begin, start, spread, lead + setup, span, duration_s, drain)
+
+
+def _run_events(sim: Sim, strategy: Strategy, work: Workload, records: int, seed: int, window: vector.Window,
+                outages: Sequence[tuple[float, float]]) -> SimRun:  # fmt: skip
+    """The event engine: the cores callback by callback on the virtual clock."""
+    finite = work.finite
+    opened: dict[str, float] = {}
 
     def ready() -> None:
         t0 = sim.clock.t
-        window["start"] = t0 if finite else start
+        opened["start"] = t0 if finite else window.start_s
         # changes after the window cannot change what a request sent in it found (but for one
         # network delay), nor when A learned a change made in it: the drain needs none
-        work.install(sim, records, t0=t0, start_s=window["start"], spread_s=spread, lead_s=lead + setup,
-                     span_s=span)  # fmt: skip
+        work.install(sim, records, t0=t0, start_s=opened["start"], spread_s=window.spread_s,
+                     lead_s=window.lead_s, span_s=window.span_s)  # fmt: skip
 
-    sim.clock.t = begin
-    origin = 0.0 if finite else start  # outages are given from the window's start
+    sim.clock.t = window.begin_s
+    origin = 0.0 if finite else window.start_s  # outages are given from the window's start
     sim.outages = sorted((origin + a, origin + a + d) for a, d in outages)
     strategy.start(sim, ready)
-    while "start" not in window:  # setup: at most a registration round trip
+    while "start" not in opened:  # setup: at most a registration round trip
         if not sim.step():
             raise RuntimeError(f"{type(strategy).__name__}.start() never called ready()")
-    start = window["start"]
+    start = opened["start"]
     if finite:
         end, length = math.inf, sim.run() - start
     else:
-        sim.run(until=start + duration_s + drain)
-        end, length = start + duration_s, float(duration_s)
+        sim.run(until=start + window.duration_s + window.drain_s)
+        end, length = start + window.duration_s, float(window.duration_s)
     with gc_paused():
         latencies = change_latencies(sim.provider.changes, sim.shop.observations)
     return _finish(strategy, work, records, seed, sim.request_columns(), latencies, start, end, length, sim,

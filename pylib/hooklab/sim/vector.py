@@ -34,7 +34,6 @@ modelled.
 from __future__ import annotations
 
 import functools
-import random
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -43,6 +42,7 @@ import pandas as pd
 
 from hooklab.core.contract import encode_event, event_type
 from hooklab.core.modes import VECTOR_MODES
+from hooklab.core.provider import make_event, seeded_id
 from hooklab.measure.summary import LATENCY_COLUMNS, change_latencies
 from hooklab.sim.workloads import CHANGE_STATUSES, ChangeWorkload
 from hooklab.sim.world import (
@@ -58,19 +58,28 @@ from hooklab.sim.world import (
 )
 
 MODES = VECTOR_MODES
-#: Words (32 bits) B's id generator spends: a registration (192 bits skipped + a 64-bit id), an id.
-_REGISTER_WORDS, _ID_WORDS = 8, 2
 _FIRST_STATUS = "pending"  # what B's core creates a payment as
 
 
-def unsupported(mode: str, workload: object, failure_prob: float, records: int) -> str | None:
-    """Why the arithmetic engine cannot run this, or ``None`` if it can."""
+def why_not(mode: object, workload: object, network, records: int, *, outages=(), reconciled: bool = False
+            ) -> str | None:  # fmt: skip
+    """The one rule for when the arithmetic engine runs: why it cannot run this, or ``None`` if it
+    can. It runs a mode it knows by name (:data:`MODES`) over a change workload, without anything
+    that makes B retry (lost deliveries, lost replies, outages) and without a feed. One more
+    condition shows only in the drawn numbers: a poll's answer must come before the record's next
+    poll is due; :func:`run` returns ``None`` when it does not, and ``simulate`` runs the events."""
+    if not isinstance(mode, str):
+        return "a Strategy object (the vector engine knows the modes by name)"
     if mode not in MODES:
         return f"mode {mode!r} is not one of {MODES}"
     if not isinstance(workload, ChangeWorkload):
         return f"the {type(workload).__name__} workload is not a change workload (poisson, bursts, daily)"
-    if mode != "poll" and failure_prob > 0:
+    if mode != "poll" and network.failure_prob > 0:
         return "lost deliveries make B retry, which only the event engine models"
+    if outages or network.reply_loss_prob > 0:
+        return "outages and lost replies make B retry, which only the event engine models"
+    if reconciled:
+        return "reconciliation over GET /events is a feed, which only the event engine models"
     if records < 1:
         return "there are no records"
     return None
@@ -164,19 +173,12 @@ def _digits(values: np.ndarray) -> np.ndarray:
     return 1 + np.searchsorted(_POWERS, values, side="right")
 
 
-def _payment_ids(sim: Sim, b: np.ndarray, changed: np.ndarray, hooks: bool) -> list[str]:
-    """Each record's payment id: B's seeded generator hands out ids in the order B acts (a
-    registration, then creates and changes by time; a change with webhooks also names a delivery)."""
-    change_words = _ID_WORDS * (2 if hooks else 1)
+def _payment_ids(sim: Sim, b: np.ndarray) -> list[str]:
+    """Each record's payment id, named as B's core names it: the k-th payment B creates is
+    ``seeded_id(seed, "pay", k)``, and B creates them in the order of ``b``."""
     rank = np.empty(len(b), np.int64)
     rank[np.argsort(b, kind="stable")] = np.arange(len(b))
-    pos = (_REGISTER_WORDS if hooks else 0) + _ID_WORDS * rank
-    pos += change_words * np.searchsorted(changed, b, side="left")
-    words = int(pos.max()) + _ID_WORDS
-    bits = random.Random(sim.seed).getrandbits(32 * words).to_bytes(4 * words, "little")
-    word = np.frombuffer(bits, dtype="<u4").astype(np.uint64)
-    ids = word[pos] | (word[pos + 1] << np.uint64(32))
-    return [f"pay_{x:016x}" for x in ids.tolist()]
+    return [seeded_id(sim.seed, "pay", k) for k in rank.tolist()]
 
 
 @dataclass
@@ -270,7 +272,7 @@ def run(sim: Sim, strategy, work: ChangeWorkload, records: int, window: Window):
     b = sent + there  # B creates the payment
     a = b + back  # A learns it exists (version 1) and starts watching it
     ch = _changes(plan, start, b, records)
-    ids = _payment_ids(sim, b, ch.time, hooks)
+    ids = _payment_ids(sim, b)
     payments = _Payments(ids, plan.amounts, b, ch, _time_text(work, sim.seed, start).lengths(ch.time))
 
     # what reaches A, per record: (record, time A applies it, version), and the request rows
@@ -399,11 +401,10 @@ def _webhooks(sim: Sim, ch: _Changes, payments: _Payments, until: float, ids):
     answer = arrive + back
     row = payments.at(ch.record, ch.version)
     size = payments.size(row)
-    proto = {"id": "evt_" + "0" * 16, "type": "", "created": 0.0, "data": {"object": {
-        "id": ids[0], "status": "", "amount": 0, "currency": "eur", "version": 0, "created_at": 0.0,
-        "updated_at": 0.0}}}  # fmt: skip
+    proto = make_event("evt_" + "0" * 16, {"id": ids[0], "status": "", "amount": 0, "currency": "eur",
+                                           "version": 0, "created_at": 0.0, "updated_at": 0.0}, 0.0)  # fmt: skip
     # the event's JSON is the payment's plus its envelope, its type and its time (twice: created, updated_at)
-    envelope = len(encode_event(proto)) - json_size(proto["data"]["object"]) - len("0.0")
+    envelope = len(encode_event(proto)) - json_size(proto["data"]["object"]) - len("0.0") - len(proto["type"])
     types = len(event_type("")) + payments.status_len[row]
     reply = json_size({"received": True, "duplicate": False, "event": proto["id"]})
     applied = arrive <= until
