@@ -22,36 +22,24 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hooklab.core.contract import webhook_url
-from hooklab.core.provider import PaymentProvider, SettlementModel
+from hooklab.core.provider import PaymentProvider
+from hooklab.lab.hostile import (
+    NEVER,
+    delivered,
+    many_events,
+    recovering_a_dead_endpoint,
+    settle_all,
+    sink_app,
+)
 from hooklab.live.processes import free_port, start
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
 
-NEVER = SettlementModel(mean_s=3600, min_s=3600, failure_share=0)
-
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def sink_app() -> Starlette:
-    """A receiver that answers 200 to any POST: many endpoints' URLs on one server."""
-
-    async def ok(request):
-        await request.body()
-        return JSONResponse({"ok": True})
-
-    return Starlette(routes=[Route("/{path:path}", ok, methods=["POST"])])
-
-
-def settle_all_now(b: ProviderService) -> None:
-    with b.lock:
-        for payment in list(b.core.payments.values()):
-            if payment.status == "pending":
-                b.core.update_status(payment.id, "succeeded", b.clock.now())
-    b.sender.poke()
 
 
 # --- 1. one idle connection per endpoint, kept forever --------------------------------------------
@@ -66,8 +54,8 @@ def test_an_endpoints_connections_are_closed_once_it_is_idle():
             assert api.post("/webhook-endpoints", json={"url": f"{sink.url}/hook/{i}"}).status_code == 201
         baseline = open_fds()
         api.post("/payments", json={"amount": 100, "currency": "eur"})
-        settle_all_now(b)
-        wait_until(lambda: sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 200,
+        settle_all(b)
+        wait_until(lambda: delivered(b) == 200,
                    what="200 deliveries")  # fmt: skip
         wait_until(lambda: not b.sender.clients, timeout_s=10, what="B to close every idle client")
         wait_until(lambda: open_fds() <= baseline + 10, timeout_s=10, what="the sockets to close")
@@ -95,22 +83,15 @@ def test_delivery_attempts_in_flight_across_all_endpoints_are_bounded():
         for i in range(12):
             api.post("/webhook-endpoints", json={"url": f"{sink.url}/hook/{i}"})
         api.post("/payments", json={"amount": 100, "currency": "eur"})
-        settle_all_now(b)
+        settle_all(b)
         wait_until(lambda: now_open == 5, what="five attempts in flight")
         release.set()
-        wait_until(lambda: sum(d.state.value == "delivered" for d in b.core.deliveries.values()) == 12,
+        wait_until(lambda: delivered(b) == 12,
                    what="all 12 deliveries")  # fmt: skip
     assert peak == 5
 
 
 # --- 2. an SSE stream with no cursor replayed the whole history without yielding ------------------
-def many_events(b: ProviderService, n: int) -> None:
-    with b.lock:
-        for _ in range(n):
-            payment = b.core.create_payment(100, "eur", b.clock.now(), settle=False)
-            b.core.update_status(payment["id"], "succeeded", b.clock.now())
-
-
 def test_a_replaying_stream_leaves_b_free_to_answer_others():
     """10,000 events and 10 streams replaying them from the start: B answers ``/health`` while the
     replays are still going (before: the first stream's replay held B's loop to the end)."""
@@ -284,27 +265,8 @@ def test_a_public_url_b_would_refuse_is_a_plain_error_not_a_traceback():
 
 # --- 7. recovery grew B without bound; the deliveries list was not paged; `since` took anything ----
 def test_recovering_a_dead_endpoint_again_and_again_does_not_grow_b():
-    core = PaymentProvider(seed=7, retry_schedule=(1.0,), settlement=NEVER)
-    dead = core.register_endpoint("http://127.0.0.1:9/webhooks/payments")
-    for _ in range(50):
-        payment = core.create_payment(100, "eur", 0.0, settle=False)
-        core.update_status(payment["id"], "succeeded", 0.0)
-
-    def fail_everything(now: float) -> None:
-        for step in range(10):
-            for delivery in core.deliveries_due(now + step * 10):
-                core.delivery_finished(delivery, None, now + step * 10)
-
-    fail_everything(0.0)
-    assert len(core.deliveries) == 50
-    for round_ in range(5):
-        answer = core.recover(dead["id"], 0.0, 1000.0 * (round_ + 1))
-        assert answer["recovering"] == 50
-        assert core.recover(dead["id"], 0.0, 1000.0 * (round_ + 1))["recovering"] == 0  # all queued already
-        fail_everything(1000.0 * (round_ + 1))
-    # the 50 first deliveries and one recovery each, not 50 more per call
-    assert len(core.deliveries) == 100
-    assert all(d.state.value == "failed" for d in core.deliveries.values())
+    # before: 50 more deliveries per recovery (100, 150, ... 300); now one recovery delivery per event
+    assert recovering_a_dead_endpoint(50, 5) == [100] * 5
 
 
 def test_a_queued_event_is_not_queued_again_by_a_second_recovery():
@@ -428,7 +390,7 @@ def test_inline_work_on_concurrent_deliveries_runs_side_by_side():
             with b.lock:
                 for _ in range(8):
                     b.core.create_payment(100, "eur", b.clock.now(), settle=False)
-            settle_all_now(b)
+            settle_all(b)
             wait_until(lambda: shop.working >= 4, what="four events worked on at once")
             wait_until(lambda: len(shop.fulfilment_rows()) == 8, what="8 fulfilments")
         shop.close()
