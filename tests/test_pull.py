@@ -196,3 +196,30 @@ def test_a_conditional_poller_obeys_429_and_retry_after():
     # after a 429 the next poll waits for the window to reset (Retry-After), not 0.05 s
     assert polls.loc[first + 1, "time"] - polls.loc[first, "time"] >= 0.5
     assert len(polls) < 60  # 0.05 s polls for 1.5+ s would be 30+ an attempt without the limit
+
+
+@pytest.mark.parametrize("mode", ["conditional", "adaptive", "feed", "long-poll", "sse"])
+def test_every_pull_mode_runs_in_process_on_an_injected_client(mode):
+    """No sockets: A's pull loops send through the client a test gives A (a TestClient on B), so
+    each mode can be checked in-process; B ends streams after 0.3 s and long polls after 0.5 s, so
+    each answer arrives whole."""
+    from fastapi.testclient import TestClient
+
+    from hooklab.live.runs import synced
+    from hooklab.live.shop_app import ShopService
+
+    b = ProviderService(seed=21, settlement=SettlementModel(mean_s=0.2, min_s=0.05, failure_share=0.2),
+                        stream_s=0.3, max_wait_s=0.5, poll_interval_s=0)  # fmt: skip
+    with TestClient(b.app, base_url="http://b.test") as b_client:
+        shop = ShopService("http://b.test", mode=mode, interval_s=0.05, client=b_client)
+        shop.start_poller()
+        try:
+            for _ in range(4):
+                shop.create_payment()
+            wait_until(lambda: synced(b, shop), 20, f"A ({mode}) to know what B knows, in-process")
+        finally:
+            shop.close()
+    assert {r.kind for r in shop.log.records()} >= {
+        "create",
+        {"conditional": "poll", "adaptive": "poll"}.get(mode, mode),
+    }

@@ -10,8 +10,10 @@ whether the answer was news (a callback on the answer, or a holder the reader fi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -143,6 +145,34 @@ class AsyncLoggingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class ThreadedTransport(httpx.AsyncBaseTransport):
+    """An async face on a sync transport (the one under a client a test injected, such as a
+    ``TestClient`` on B in the same process): each request runs on a worker thread and its answer is
+    read whole there. A's pull loops run on it, so every pull mode runs in-process; a stream arrives
+    when B ends it (``ProviderService(stream_s=...)``). A request held when the loop is cancelled goes
+    on in its thread; nothing waits for it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hooklab-pull-io")
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        def call() -> tuple[int, httpx.Headers, bytes]:
+            copy = httpx.Request(request.method, request.url, headers=request.headers, content=request.content,
+                                 extensions=request.extensions)  # fmt: skip
+            response = self.inner.handle_request(copy)
+            try:
+                return response.status_code, response.headers, response.read()
+            finally:
+                response.close()
+
+        status, headers, body = await asyncio.get_running_loop().run_in_executor(self.pool, call)
+        return httpx.Response(status, headers=headers, content=body)
+
+    async def aclose(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def logging_client(client: httpx.Client, log: RequestLog, clock: Clock, receiver: str) -> httpx.Client:

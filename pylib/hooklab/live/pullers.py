@@ -91,7 +91,9 @@ def run_in_own_loop(ctx: ShopContext, own: OwnLoop, loop_fn) -> None:
         own.task = asyncio.current_task()
         if ctx.stop.is_set():
             return
-        transport = AsyncLoggingTransport(httpx.AsyncHTTPTransport(), ctx.log, ctx.clock, "B")
+        transport = ctx.pull_transport or AsyncLoggingTransport(
+            httpx.AsyncHTTPTransport(), ctx.log, ctx.clock, "B"
+        )
         async with httpx.AsyncClient(
             base_url=ctx.provider_url, timeout=5.0, headers=dict(ctx.auth_headers), transport=transport
         ) as client:

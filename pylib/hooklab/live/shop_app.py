@@ -34,7 +34,7 @@ from hooklab.core.contract import (
 from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
-from hooklab.live.client import LoggingTransport, logging_client
+from hooklab.live.client import LoggingTransport, ThreadedTransport, logging_client
 from hooklab.live.clocks import WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
 from hooklab.live.server import documented, make_app, mark
@@ -129,12 +129,13 @@ class ShopService:
         if client is None:
             client = httpx.Client(base_url=self.provider_url, timeout=timeout_s, headers=auth_headers,
                                   transport=LoggingTransport(httpx.HTTPTransport(), log, clock, "B"))  # fmt: skip
-        else:  # a client made elsewhere (a test's TestClient): its requests are logged all the same
+        else:  # a client made elsewhere (a test's TestClient): its requests are logged all the same,
+            # and the pull loops send through it too, so every mode runs in-process
             client = logging_client(client, log, clock, "B")
         self.ctx = ShopContext(
             name=name, mode=mode, provider_url=self.provider_url, core=core, store=store, clock=clock,
             log=log, client=client, schedule=schedule, auth_headers=auth_headers,
-            on_event=on_event, work_s=work_s,
+            on_event=on_event, work_s=work_s, pull_transport=None if self._own_client else ThreadedTransport(client._transport),
         )  # fmt: skip
         self.poller = Poller(self.ctx)
         self.worker = InboxWorker(self.ctx)

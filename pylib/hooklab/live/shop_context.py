@@ -44,6 +44,8 @@ class ShopContext:
     stop: threading.Event = field(default_factory=threading.Event)
     inbox_wake: threading.Event = field(default_factory=threading.Event)
     poll_wake: threading.Event = field(default_factory=threading.Event)
+    #: what A's pull loops send through (``None``: the network, through a logging transport of their own)
+    pull_transport: httpx.AsyncBaseTransport | None = None
 
     def send(self, kind: str, method: str, url: str, **options) -> httpx.Response | None:
         """One request to B, logged as A's ``out`` row of ``kind``; ``None`` if B did not answer."""
