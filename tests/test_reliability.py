@@ -407,3 +407,36 @@ def test_the_recovery_api_refuses_unknown_ids_and_bad_bodies_with_json_errors():
         assert client.get("/events?limit=0").status_code == 422
         assert client.get("/events?after=evt_nope").status_code == 404
         assert client.get("/events?limit=5").json() == {"data": [], "has_more": False}
+
+
+def test_reconciliation_rounds_come_when_as_clock_says_not_after_a_sleep():
+    """A's loops wait on A's clock: with a SteppedClock a round comes when the test advances it."""
+    from fastapi.testclient import TestClient
+
+    from hooklab.live.clocks import SteppedClock
+
+    clock = SteppedClock()
+    b = ProviderService(seed=31, settlement=QUICK)
+    with TestClient(b.app, base_url="http://b.test") as b_client:
+        shop = ShopService("http://b.test", mode="webhook", client=b_client, reconcile_s=60, clock=clock)
+
+        def rounds() -> int:
+            return sum(r.kind == "reconcile" for r in shop.log.records())
+
+        with TestClient(shop.app):  # serving starts the reconciler: its first round at once
+            wait_until(lambda: rounds() == 1, 10, "the first round")
+            clock.advance(59.0)
+            assert rounds() == 1  # 59 s of A's clock: not yet
+            clock.advance(1.0)
+            wait_until(lambda: rounds() == 2, 10, "the round 60 s of A's clock later")
+            clock.advance(60.0)
+            wait_until(lambda: rounds() == 3, 10, "the next one")
+        shop.close()
+    assert rounds() == 3
+
+
+def test_a_clock_its_threads_cannot_wait_on_is_refused():
+    from hooklab.core.clock import ManualClock
+
+    with pytest.raises(ValueError, match="wait on"):
+        ShopService("http://127.0.0.1:9", mode="webhook", clock=ManualClock())

@@ -22,7 +22,6 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hooklab.core.clock import Clock
 from hooklab.core.contract import (
     FULFILMENTS_PATH,
     HEALTH_PATH,
@@ -35,7 +34,7 @@ from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
 from hooklab.core.shop import PollSchedule, Shop
 from hooklab.live.client import LoggingTransport, ThreadedTransport, logging_client
-from hooklab.live.clocks import WallClock
+from hooklab.live.clocks import WaitableClock, WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
 from hooklab.live.server import documented, make_app, mark
 from hooklab.live.shop_context import ShopContext
@@ -89,7 +88,7 @@ class ShopService:
         mode: str = "poll",
         interval_s: float = 1.0,
         public_url: str | None = None,
-        clock: Clock | None = None,
+        clock: WaitableClock | None = None,
         name: str = "A",
         timeout_s: float = 5.0,
         db_path: str | Path | None = None,
@@ -104,6 +103,9 @@ class ShopService:
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if clock is not None and not callable(getattr(clock, "wait", None)):
+            raise ValueError("A's clock must be one its threads can wait on (hooklab.live.clocks: WallClock, "
+                             f"ShiftableClock, SteppedClock), got {type(clock).__name__}")  # fmt: skip
         if ack not in ACKS:
             raise ValueError(f"ack must be one of {ACKS}, got {ack!r}")
         if on_event not in ON_EVENT:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from hooklab.core.clock import Clock
 from hooklab.core.shop import PollSchedule, Shop
 from hooklab.live.client import send as send_logged
+from hooklab.live.clocks import WaitableClock
 from hooklab.live.store import SqliteStore
 from hooklab.measure.requestlog import RequestLog
 
@@ -33,7 +33,7 @@ class ShopContext:
     provider_url: str
     core: Shop
     store: SqliteStore | None
-    clock: Clock
+    clock: WaitableClock
     log: RequestLog
     client: httpx.Client
     schedule: PollSchedule

@@ -76,7 +76,7 @@ class Poller:
         while not ctx.stop.is_set():
             paused = self._paused_until - time.monotonic()
             if paused > 0:  # B said 429 / 503: wait Retry-After, then carry on where we were
-                ctx.stop.wait(paused)
+                ctx.stop.wait(paused)  # Retry-After is real seconds, whatever A's clock
                 continue
             with ctx.lock:
                 due = ctx.schedule.due(ctx.clock.now())
@@ -89,7 +89,7 @@ class Poller:
             with ctx.lock:
                 next_at = ctx.schedule.next_at()
             timeout = None if next_at is None else max(0.0, next_at - ctx.clock.now())
-            ctx.poll_wake.wait(timeout)
+            ctx.clock.wait(ctx.poll_wake, timeout)
             ctx.poll_wake.clear()
 
     def start(self) -> None:

@@ -58,4 +58,4 @@ class Reconciler:
             # B answered something unreadable or refused the registration: try again next round
             with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, ConnectionError):
                 self.reconcile_once()
-            self.ctx.stop.wait(self.every_s)
+            self.ctx.clock.wait(self.ctx.stop, self.every_s)

@@ -48,7 +48,7 @@ class InboxWorker:
             with ctx.lock:
                 self.working += 1
             try:
-                ctx.stop.wait(ctx.work_s)  # the work a real handler does (ship, e-mail, ...)
+                ctx.clock.wait(ctx.stop, ctx.work_s)  # the work a real handler does (ship, e-mail, ...)
             finally:
                 with ctx.lock:
                     self.working -= 1
@@ -63,7 +63,7 @@ class InboxWorker:
         ctx = self.ctx
         while not ctx.stop.is_set():
             if self.work_once() == 0:
-                ctx.inbox_wake.wait(1.0)
+                ctx.clock.wait(ctx.inbox_wake, 1.0)
                 ctx.inbox_wake.clear()
                 with ctx.lock:
                     ctx.core.forget_old_events(ctx.clock.now())
