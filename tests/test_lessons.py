@@ -1,0 +1,52 @@
+"""Claims about the world the series once got wrong, pinned: the wrong sentence stays out, the
+right one, with its source, stays in (the lessons issue)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prose(name: str) -> str:
+    """A notebook's markdown (or a text file), on one line per paragraph's worth of words."""
+    path = ROOT / name
+    if path.suffix != ".ipynb":
+        return " ".join(path.read_text().split())
+    cells = json.loads(path.read_text())["cells"]
+    return " ".join(" ".join("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("name", ["notebooks/05-reliability.ipynb", "README.md"])
+def test_svix_recover_is_not_said_to_enable_the_endpoint(name):
+    """Svix's Recover re-sends failed messages since a date; enabling a disabled endpoint is its own
+    step (https://docs.svix.com/retries)."""
+    text = prose(name)
+    assert "which also enables the endpoint again" not in text and "(Svix's way)" not in text
+    assert "https://docs.svix.com/retries" in text
+
+
+@pytest.mark.parametrize("name", ["notebooks/05-reliability.ipynb", "README.md"])
+def test_shopify_deletes_only_subscriptions_made_through_the_admin_api(name):
+    """https://shopify.dev/docs/apps/build/webhooks/subscribe/https: deleted "if it was configured
+    using the Admin API"; app-specific subscriptions are kept."""
+    text = prose(name)
+    for sentence in re.findall(r"[^.]*Shopify[^.]*(?:delet|after the 8 retries)[^.]*", text):
+        assert "Admin API" in sentence, sentence
+    assert "https://shopify.dev/docs/apps/build/webhooks/subscribe/https" in text
+
+
+def test_shopifys_exercise_says_which_kind_of_subscription_it_is():
+    text = prose("notebooks/05-reliability.ipynb")
+    (question,) = re.findall(r"\*\*3\.\*\* Predict, then run\.[^*]*", text)
+    assert "Admin API" in question
+
+
+def test_event_ids_are_remembered_for_the_retry_period_not_the_window():
+    text = prose("notebooks/03-signature-verification.ipynb")
+    assert "at least as long as the window" not in text
+    assert "the whole retry period" in text
