@@ -50,3 +50,17 @@ def test_event_ids_are_remembered_for_the_retry_period_not_the_window():
     text = prose("notebooks/03-signature-verification.ipynb")
     assert "at least as long as the window" not in text
     assert "the whole retry period" in text
+
+
+@pytest.mark.parametrize("name", ["notebooks/05-reliability.ipynb", "README.md"])
+def test_github_redelivery_is_said_to_reach_back_three_days(name):
+    """https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks:
+    "You can redeliver webhook deliveries that occurred in the past 3 days" (github.com)."""
+    text = prose(name)
+    assert "past 3 days" in text
+    assert "testing-and-troubleshooting-webhooks/redelivering-webhooks" in text
+
+
+def test_adaptive_beating_both_is_this_labs_measurement_not_the_papers():
+    text = prose("README.md")
+    assert "in this lab's runs the adaptive mode beats both (this lab's measurement" in text
