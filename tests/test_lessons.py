@@ -64,3 +64,22 @@ def test_github_redelivery_is_said_to_reach_back_three_days(name):
 def test_adaptive_beating_both_is_this_labs_measurement_not_the_papers():
     text = prose("README.md")
     assert "in this lab's runs the adaptive mode beats both (this lab's measurement" in text
+
+
+def test_the_optimum_is_not_said_to_poll_this_examples_fast_records_less():
+    """In 06's own example the optimum polls the fast records more often than uniform; fewer polls
+    only come for records that change far faster than the budget can follow."""
+    text = prose("notebooks/06-smarter-polling.ipynb")
+    assert "even polls the fastest records *less* than uniform" not in text
+    assert "the optimum polls them more often than uniform does" in text
+
+
+def test_the_optimum_polls_06s_fast_records_more_often_and_very_fast_ones_not_at_all():
+    """The figures behind 06's sentence, recomputed with the allocation the notebook uses: 60 records,
+    half changing every 30 s and half every hour, the budget of polling each every 120 s."""
+    from hooklab.core import adaptive
+
+    best = adaptive.allocate([1 / 30, 1 / 3600] * 30, 60 / 120)
+    assert 1 / best[0] == pytest.approx(70.6, abs=0.1)  # fast records: more often than uniform's 120 s
+    faster = adaptive.allocate([1 / 2, 1 / 3600] * 30, 60 / 120)
+    assert faster[0] == 0  # changing every 2 s: no affordable interval keeps them fresh
