@@ -83,3 +83,14 @@ def test_the_optimum_polls_06s_fast_records_more_often_and_very_fast_ones_not_at
     assert 1 / best[0] == pytest.approx(70.6, abs=0.1)  # fast records: more often than uniform's 120 s
     faster = adaptive.allocate([1 / 2, 1 / 3600] * 30, 60 / 120)
     assert faster[0] == 0  # changing every 2 s: no affordable interval keeps them fresh
+
+
+@pytest.mark.parametrize(
+    "name", ["notebooks/06-smarter-polling.ipynb", "notebooks/04-pull-vs-push.ipynb", "README.md"]
+)
+def test_a_free_304_is_said_to_need_an_authorized_request(name):
+    """GitHub: a conditional request does not count against the primary rate limit "if a 304 response
+    is returned and the request was made while correctly authorized with an Authorization header"."""
+    text = prose(name)
+    assert "(a `304` is free)" not in text and "costs almost nothing" not in text
+    assert "authorized request is free" in text or "Authorization` header" in text
