@@ -94,3 +94,10 @@ def test_a_free_304_is_said_to_need_an_authorized_request(name):
     text = prose(name)
     assert "(a `304` is free)" not in text and "costs almost nothing" not in text
     assert "authorized request is free" in text or "Authorization` header" in text
+
+
+def test_long_pollings_worst_case_is_three_transits():
+    """RFC 6202, section 2.2: after a response and before the next request, a change waits for
+    "three network transits"."""
+    text = prose("notebooks/06-smarter-polling.ipynb")
+    assert "three network transits at worst" in text and "rfc6202#section-2.2" in text
