@@ -101,3 +101,9 @@ def test_long_pollings_worst_case_is_three_transits():
     "three network transits"."""
     text = prose("notebooks/06-smarter-polling.ipynb")
     assert "three network transits at worst" in text and "rfc6202#section-2.2" in text
+
+
+def test_stripes_exponential_back_off_quote_links_the_page_that_says_it():
+    text = prose("notebooks/05-reliability.ipynb")
+    quote = text.index('"for up to three days with an exponential back off"')
+    assert "https://docs.stripe.com/webhooks#automatic-retries" in text[quote : quote + 200]
