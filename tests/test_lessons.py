@@ -107,3 +107,7 @@ def test_stripes_exponential_back_off_quote_links_the_page_that_says_it():
     text = prose("notebooks/05-reliability.ipynb")
     quote = text.index('"for up to three days with an exponential back off"')
     assert "https://docs.stripe.com/webhooks#automatic-retries" in text[quote : quote + 200]
+
+
+def test_the_rate_estimator_is_said_to_assume_a_regular_interval():
+    assert "it assumes polls at a regular interval" in prose("notebooks/06-smarter-polling.ipynb")
