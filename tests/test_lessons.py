@@ -111,3 +111,9 @@ def test_stripes_exponential_back_off_quote_links_the_page_that_says_it():
 
 def test_the_rate_estimator_is_said_to_assume_a_regular_interval():
     assert "it assumes polls at a regular interval" in prose("notebooks/06-smarter-polling.ipynb")
+
+
+def test_at_least_once_is_not_promised_even_while_the_sender_tries():
+    text = prose("notebooks/05-reliability.ipynb")
+    assert "webhook delivery isn't always guaranteed" in text
+    assert "https://shopify.dev/docs/apps/build/webhooks/best-practices" in text
