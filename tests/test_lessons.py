@@ -117,3 +117,19 @@ def test_at_least_once_is_not_promised_even_while_the_sender_tries():
     text = prose("notebooks/05-reliability.ipynb")
     assert "webhook delivery isn't always guaranteed" in text
     assert "https://shopify.dev/docs/apps/build/webhooks/best-practices" in text
+
+
+def test_02s_exercise_2_gives_the_window_it_needs_and_the_window_is_300_s():
+    from hooklab import lab
+
+    assert lab.DEFAULT_TOLERANCE == 300
+    question = prose("notebooks/02-webhooks.ipynb").split("**2. Which still pass?**")[1].split("**3.")[0]
+    assert "`lab.DEFAULT_TOLERANCE` = 300 s" in question
+
+
+def test_05s_exercise_1_says_where_svixs_waits_are():
+    from hooklab import lab
+
+    assert lab.POLICIES["svix"].waits_s[:2] == (5.0, 300.0)
+    question = prose("notebooks/05-reliability.ipynb").split("**1.** B uses Svix's schedule")[1][:400]
+    assert 'lab.POLICIES["svix"].waits_s' in question
