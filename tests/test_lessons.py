@@ -133,3 +133,31 @@ def test_05s_exercise_1_says_where_svixs_waits_are():
     assert lab.POLICIES["svix"].waits_s[:2] == (5.0, 300.0)
     question = prose("notebooks/05-reliability.ipynb").split("**1.** B uses Svix's schedule")[1][:400]
     assert 'lab.POLICIES["svix"].waits_s' in question
+
+
+@pytest.mark.parametrize(
+    ("name", "leak"),
+    [("notebooks/01-api-polling.ipynb", "interval_s=4"), ("notebooks/01-api-polling.ipynb", "fewer polls, a longer"),
+     ("notebooks/04-pull-vs-push.ipynb", "answer - 300"), ("notebooks/06-smarter-polling.ipynb", "2000 * 3600 * 0.999")],
+)  # fmt: skip
+def test_a_check_cell_shows_no_answer(name, leak):
+    """The checks the lessons issue found giving their answers away now live in lab.answers, called by
+    name; the visible check cells hold no value, formula or success text."""
+    cells = json.loads((ROOT / name).read_text())["cells"]
+    checks = ["".join(c["source"]) for c in cells if "lab.check_answer(" in "".join(c["source"])]
+    assert checks and not any(leak in source for source in checks)
+
+
+def test_every_named_exercise_is_right_only_for_its_worked_value():
+    from hooklab.core.provider import SettlementModel
+    from hooklab.lab import answers
+
+    contexts = {"01-requests-for-a-2-s-wait": {"rate_per_s": 1 / 600},
+                "01-predictions": {"payments": 5, "settlement": SettlementModel(mean_s=1.0)}}  # fmt: skip
+    worked = {"01-requests-for-a-2-s-wait": 180_000, "01-predictions": (False, True), "04-break-even": 300,
+              "06-naive-interval": 1440}  # fmt: skip
+    for name, exercise in answers.EXERCISES.items():
+        context = contexts.get(name, {})
+        assert exercise.verify(worked[name], **context) is None
+        wrong = (True, False) if name == "01-predictions" else worked[name] * 2
+        assert exercise.verify(wrong, **context)

@@ -130,10 +130,12 @@ def test_exercises_come_unanswered_with_a_guiding_check_and_a_collapsed_solution
     """Answer cell (placeholder None), self-check, collapsed worked solution: no answer pre-filled."""
     cells = _exercise_cells(_load(path))
     hidden = [c for c in cells if c.metadata.get("jupyter", {}).get("source_hidden")]
-    checks = [c for c in cells if "lab.self_check(" in c.source]
+    checks = [c for c in cells if "lab.self_check(" in c.source or "lab.check_answer(" in c.source]
     assert hidden and len(hidden) == len(checks), "each exercise needs one self-check and one worked solution"
     for solution in hidden:
-        assert "lab.solved(" in solution.source, "a worked solution proves itself with lab.solved"
+        assert "lab.solved(" in solution.source or "lab.worked_solution(" in solution.source, (
+            "a worked solution proves itself with lab.solved or lab.worked_solution"
+        )
         # collapsed, its first line and its output hidden too: neither may give the answer away
         assert solution.metadata["jupyter"].get("outputs_hidden") is True
         assert solution.source.startswith("# Worked solution: open it after your own attempt")

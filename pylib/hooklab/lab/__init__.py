@@ -22,6 +22,7 @@ from hooklab.core.signing import (
     verify_standard,
     verify_stripe,
 )
+from hooklab.lab.answers import check_answer, worked_solution
 from hooklab.lab.attacks import (
     ATTACKER,
     DESCRIPTIONS,
@@ -82,6 +83,7 @@ from hooklab.measure.summary import summarize
 from hooklab.sim import simulate, sweep, theory_poll
 
 __all__ = [
+    "check_answer", "worked_solution",
     "ATTACKER", "DEFAULT_RETRY_SCHEDULE", "DEFAULT_TOLERANCE", "DELIVERY_TIMEOUT_S", "DESCRIPTIONS",
     "GITHUB_RATE_LIMIT_PER_HOUR", "REASONS", "RESTHOOKS_WASTED_SHARE", "SIGNATURE_HEADER", "WEBHOOK_PATH",
     "ManualClock", "PaymentProvider", "ProviderService", "SettlementModel", "Shop", "ShopService",
