@@ -43,7 +43,7 @@ MODES: tuple[Mode, ...] = (
         live=True,
         loop="poller",
         vector=True,
-    ),  # fmt: skip
+    ),
     Mode("long-poll", "long polling (GET /events?wait=)", ("long-poll",), live=True, loop="pull"),
     Mode("sse", "Server-Sent Events (GET /events/stream)", ("sse",), live=True, loop="pull"),
     Mode(
@@ -52,7 +52,7 @@ MODES: tuple[Mode, ...] = (
         ("poll",),
         live=True,
         loop="poller",
-    ),  # fmt: skip
+    ),
     # webhooks with `reconcile_s`: what a `webhook` run becomes, never asked for by name
     Mode("reconciled", "webhooks + GET /events every {reconcile} s", ("webhook", "feed"), simulated=False),
 )

@@ -44,6 +44,7 @@ class _Row:
         self.started_at, self.t0 = clock.now(), time.perf_counter()
         self.body: list[bytes] = []
         self.size = 0
+        self.answer: tuple[int, httpx.Headers] | None = None  # status and headers, once they came
         self.done = False
 
     def chunk(self, data: bytes) -> bytes:
@@ -52,30 +53,36 @@ class _Row:
             self.body.append(data)
         return data
 
-    def write(self, response: httpx.Response | None) -> None:
-        """Write the row (once): ``response`` is the answer's head, ``None`` if none came."""
+    def answered(self, response: httpx.Response, stream_cls: type) -> httpx.Response:
+        """The answer as the client will read it: the same, through a stream that writes this row."""
+        self.answer = (response.status_code, response.headers)
+        return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
+                              stream=stream_cls(response.stream, self))  # fmt: skip
+
+    def write(self) -> None:
+        """Write the row (once), with the answer if one came."""
         if self.done:
             return
         self.done = True
         ext = self.request.extensions
         news = None
-        if response is not None and NEWS_OF in ext:
-            answer = httpx.Response(response.status_code, headers=response.headers, content=b"".join(self.body),
-                                    request=self.request)  # fmt: skip
-            news = ext[NEWS_OF](answer)
+        if self.answer is not None and NEWS_OF in ext:
+            status, headers = self.answer
+            news = ext[NEWS_OF](httpx.Response(status, headers=headers, content=b"".join(self.body),
+                                               request=self.request))  # fmt: skip
         elif NEWS in ext:
             news = ext[NEWS].get("news")
         self.log.record(
             time=self.started_at, direction="out", sender=self.log.observer, receiver=self.receiver,
             kind=ext.get(KIND, "other"), method=self.request.method, path=self.request.url.path,
-            status=None if response is None else response.status_code,
+            status=None if self.answer is None else self.answer[0],
             duration_s=time.perf_counter() - self.t0, bytes=len(self.request.content) + self.size, news=news,
         )  # fmt: skip
 
 
 class _Stream(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, row: _Row, head: httpx.Response) -> None:
-        self.inner, self.row, self.head = inner, row, head
+    def __init__(self, inner: httpx.SyncByteStream, row: _Row) -> None:
+        self.inner, self.row = inner, row
 
     def __iter__(self) -> Iterator[bytes]:
         for data in self.inner:
@@ -85,12 +92,12 @@ class _Stream(httpx.SyncByteStream):
         try:
             self.inner.close()
         finally:
-            self.row.write(self.head)
+            self.row.write()
 
 
 class _AsyncStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, row: _Row, head: httpx.Response) -> None:
-        self.inner, self.row, self.head = inner, row, head
+    def __init__(self, inner: httpx.AsyncByteStream, row: _Row) -> None:
+        self.inner, self.row = inner, row
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for data in self.inner:
@@ -100,7 +107,7 @@ class _AsyncStream(httpx.AsyncByteStream):
         try:
             await self.inner.aclose()
         finally:
-            self.row.write(self.head)
+            self.row.write()
 
 
 class LoggingTransport(httpx.BaseTransport):
@@ -115,11 +122,9 @@ class LoggingTransport(httpx.BaseTransport):
         try:
             response = self.inner.handle_request(request)
         except BaseException:
-            row.write(None)
+            row.write()
             raise
-        head = httpx.Response(response.status_code, headers=response.headers)
-        return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
-                              stream=_Stream(response.stream, row, head))  # fmt: skip
+        return row.answered(response, _Stream)
 
     def close(self) -> None:
         self.inner.close()
@@ -137,11 +142,9 @@ class AsyncLoggingTransport(httpx.AsyncBaseTransport):
         try:
             response = await self.inner.handle_async_request(request)
         except BaseException:
-            row.write(None)
+            row.write()
             raise
-        head = httpx.Response(response.status_code, headers=response.headers)
-        return httpx.Response(response.status_code, headers=response.headers, extensions=response.extensions,
-                              stream=_AsyncStream(response.stream, row, head))  # fmt: skip
+        return row.answered(response, _AsyncStream)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
