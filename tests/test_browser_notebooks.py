@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -137,5 +138,13 @@ def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
     assert errors == [], f"{name}: error outputs {errors}"
     missing = [i for i, c in enumerate(cells) if not c["execution_count"]]
     assert not missing, f"{name}: code cells {missing} did not run (or the save did not land)"
-    assert sum(bool(c["outputs"]) for c in cells) > len(cells) // 2, f"{name}: most cells show nothing"
+    # a worked solution proves itself silently: after Run All nothing opens under the exercise
+    solutions = [c for c in cells if c["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert not [c["source"][:60] for c in solutions if c["outputs"]], (
+        f"{name}: a worked solution shows output"
+    )
+    # the rest (but the learner's answer cells, which only assign None) mostly show something
+    answers = [c for c in cells if re.search(r"(?m)^answer\w*\s*=\s*None", c["source"])]
+    shown = [c for c in cells if c not in solutions and c not in answers]
+    assert sum(bool(c["outputs"]) for c in shown) > len(shown) // 2, f"{name}: most cells show nothing"
     assert off_machine == [], f"{name}: requests off this machine: {off_machine}"

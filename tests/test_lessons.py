@@ -161,3 +161,14 @@ def test_every_named_exercise_is_right_only_for_its_worked_value():
         assert exercise.verify(worked[name], **context) is None
         wrong = (True, False) if name == "01-predictions" else worked[name] * 2
         assert exercise.verify(wrong, **context)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_worked_solutions_store_no_output(path):
+    """A worked solution proves itself silently (lab.solved prints nothing when right): after Run All
+    JupyterLab opens a solution's stored output under the exercise, where it would show the answer."""
+    cells = json.loads(path.read_text())["cells"]
+    solutions = [c for c in cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+    assert all(not c.get("outputs") for c in solutions), [
+        c["source"][:2] for c in solutions if c.get("outputs")
+    ]

@@ -4,8 +4,8 @@ Each exercise has three cells: the learner's answer (``answer = None`` until the
 self-check, and a collapsed worked solution. The self-check calls :func:`self_check`: for the
 placeholder it says "not answered yet" and fails nothing; for an attempt it says "right", or what
 to reconsider (a hint the exercise wrote, never the value). The solution cell runs the same check
-on the worked answer through :func:`solved`, which fails unless it is right, so the test suite
-proves every exercise is answerable.
+on the worked answer through :func:`solved`, which fails unless it is right (so the test suite
+proves every exercise is answerable) and prints nothing (so Run All shows no answer).
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def self_check(answer: object, verify: Callable[[object], str | None], *, right:
 
 
 def solved(answer: object, verify: Callable[[object], str | None], *, right: str) -> None:
-    """The worked solution's check: like :func:`self_check`, but an answer that is not right fails."""
+    """The worked solution's check: an answer that is not right fails; a right one prints nothing,
+    so after Run All no output opens under the exercise to show the answer (``right`` is kept for
+    the reader of the cell)."""
     hint = "it is still the placeholder" if is_placeholder(answer) else _hint(answer, verify)
     if hint:
         raise AssertionError(f"the worked solution is wrong: {hint}")
-    print(f"Right: {right}")
