@@ -154,8 +154,7 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
     """An async face on a sync transport (the one under a client a test injected, such as a
     ``TestClient`` on B in the same process): each request runs on a worker thread and its answer is
     read whole there. A's pull loops run on it, so every pull mode runs in-process; a stream arrives
-    when B ends it (``ProviderService(stream_s=...)``). A request held when the loop is cancelled goes
-    on in its thread; nothing waits for it."""
+    when B ends it (``ProviderService(stream_s=...)``). Closing waits for a request still in flight."""
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
@@ -175,7 +174,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status, headers=headers, content=body)
 
     async def aclose(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        # wait for a request still running (a held long poll, bounded by B's wait): one left running
+        # into B's in-process server as a test tears it down kept that server from stopping
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def logging_client(client: httpx.Client, log: RequestLog, clock: Clock, receiver: str) -> httpx.Client:
