@@ -135,32 +135,138 @@ def test_05s_exercise_1_says_where_svixs_waits_are():
     assert 'lab.POLICIES["svix"].waits_s' in question
 
 
-@pytest.mark.parametrize(
-    ("name", "leak"),
-    [("notebooks/01-api-polling.ipynb", "interval_s=4"), ("notebooks/01-api-polling.ipynb", "fewer polls, a longer"),
-     ("notebooks/04-pull-vs-push.ipynb", "answer - 300"), ("notebooks/06-smarter-polling.ipynb", "2000 * 3600 * 0.999")],
-)  # fmt: skip
-def test_a_check_cell_shows_no_answer(name, leak):
-    """The checks the lessons issue found giving their answers away now live in lab.answers, called by
-    name; the visible check cells hold no value, formula or success text."""
-    cells = json.loads((ROOT / name).read_text())["cells"]
-    checks = ["".join(c["source"]) for c in cells if "lab.check_answer(" in "".join(c["source"])]
-    assert checks and not any(leak in source for source in checks)
+def notebook_cells(path: Path) -> list[tuple[str, str, str]]:
+    """Each cell's (kind, source, stored text output)."""
+    cells = json.loads(path.read_text())["cells"]
+    out = []
+    for c in cells:
+        text = "".join(
+            "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            for o in c.get("outputs", [])
+        )
+        out.append((c["cell_type"], "".join(c["source"]), text))
+    return out
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_check_cell_calls_its_exercise_by_name_and_shows_nothing_else(path):
+    """Checkers live in lab.answers: a check cell holds one call, no value, formula or success text."""
+    for kind, source, _ in notebook_cells(path):
+        if kind == "code" and ("self_check(" in source or "lab.check_answer(" in source):
+            assert source.startswith("lab.check_answer(") and source.count("\n") <= 8, source
+            assert "def " not in source and "right=" not in source, source
+
+
+def test_every_exercise_is_checked_once_and_solved_once_in_the_series():
+    from hooklab.lab import answers
+
+    sources = [source for path in NOTEBOOKS for kind, source, _ in notebook_cells(path) if kind == "code"]
+    for name in answers.EXERCISES:
+        assert (
+            sum(f'lab.check_answer(\n    "{name}"' in s or f'lab.check_answer("{name}"' in s for s in sources)
+            == 1
+        ), name
+        assert sum(f'"{name}"' in s and "lab.worked_solution(" in s for s in sources) == 1, name
+
+
+def _02_delivery() -> dict:
+    from hooklab.lab import ManualClock, PaymentProvider
+
+    clock = ManualClock(start=1_700_000_000)
+    b = PaymentProvider(seed=1, seeded_ids=True)
+    b.register_endpoint("http://127.0.0.1:8001/webhooks/b", secret="whsec_d23f0824128b2f330c5c7fd0a6a3a450")
+    payment = b.create_payment(1999, "eur", clock.now(), settle=False)
+    b.update_status(payment["id"], "succeeded", clock.now())
+    [delivery] = b.deliveries_due(clock.now())
+    _, headers, body = delivery.request(clock.now())
+    return {
+        "body": body,
+        "headers": headers,
+        "secret": "whsec_d23f0824128b2f330c5c7fd0a6a3a450",
+        "now": clock.now(),
+    }
 
 
 def test_every_named_exercise_is_right_only_for_its_worked_value():
-    from hooklab.core.provider import SettlementModel
-    from hooklab.lab import answers
+    import base64
+    import hashlib
+    import hmac
 
-    contexts = {"01-requests-for-a-2-s-wait": {"rate_per_s": 1 / 600},
-                "01-predictions": {"payments": 5, "settlement": SettlementModel(mean_s=1.0)}}  # fmt: skip
-    worked = {"01-requests-for-a-2-s-wait": 180_000, "01-predictions": (False, True), "04-break-even": 300,
-              "06-naive-interval": 1440}  # fmt: skip
-    for name, exercise in answers.EXERCISES.items():
-        context = contexts.get(name, {})
-        assert exercise.verify(worked[name], **context) is None
-        wrong = (True, False) if name == "01-predictions" else worked[name] * 2
-        assert exercise.verify(wrong, **context)
+    from hooklab.core.provider import SettlementModel
+    from hooklab.lab import answers, sign_stripe
+
+    t0, secret, body = 1_700_000_000, "whsec_x", b'{"id":"evt_1"}'
+    old, new = "whsec_old", "whsec_new"
+    both = sign_stripe(body, old, t0) + ",v1=" + sign_stripe(body, new, t0).split("v1=")[1]
+    std_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    mac = hmac.new(
+        base64.b64decode(std_secret[6:]), f"msg_hooklab_exercise_4.{t0}.".encode() + body, hashlib.sha256
+    )
+    signed = {"body": body, "header": sign_stripe(body, secret, t0), "secret": secret}
+    cases = {  # name: (context, the worked answer, a wrong one)
+        "00-polls-per-hour": ({}, 14_400, 14_401),
+        "00-deliveries": ({}, 20, 40),
+        "01-empty-share": ({"records": 50}, 0.861, 0.951),
+        "01-requests-for-a-2-s-wait": ({"rate_per_s": 1 / 600}, 180_000, 90_000),
+        "01-max-records": ({}, 83, 84),
+        "01-predictions": ({"payments": 5, "settlement": SettlementModel(mean_s=1.0)}, (False, True), (True, False)),
+        "02-first-attempt-back": ({}, 6, 5),
+        "02-which-pass": (_02_delivery(), {"a", "d"}, {"a", "c", "d"}),
+        "02-slow-handler": ({"delivery_timeout_s": 5}, (6, 40.5), (6, 15.5)),
+        "03-replay-with-a-slow-clock": (signed, t0 + 130, t0 + 90),
+        "03-proxy-newline": ({**signed, "t0": t0}, "signature_mismatch", "malformed_header"),
+        "03-rotation-header": ({"body": body, "old": old, "new": new, "t0": t0}, both, sign_stripe(body, old, t0)),
+        "03-standard-by-hand": ({"body": body, "secret": std_secret, "timestamp": t0},
+                                "v1," + base64.b64encode(mac.digest()).decode(),
+                                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+        "04-break-even": ({}, 300, 600),
+        "04-hybrid-requests": ({}, 1000, 200),
+        "04-parcels": ({}, "webhook", "poll"),
+        "05-first-attempt-after-outage": ({}, 6, 5),
+        "05-id-memory": ({}, 75.6, 27.6),
+        "05-shopify-share": ({}, 0.0, 0.5),
+        "06-share-304": ({}, 0.37, 0.63),
+        "06-naive-interval": ({}, 1440, 720),
+    }  # fmt: skip
+    assert set(cases) == set(answers.EXERCISES)
+    for name, (context, right, wrong) in cases.items():
+        verify = answers.EXERCISES[name].verify
+        assert verify(right, **context) is None, name
+        assert verify(wrong, **context), name
+
+
+def _outputs_before_the_exercises(name: str) -> str:
+    cells = notebook_cells(ROOT / "notebooks" / name)
+    end = next(
+        i
+        for i, (kind, source, _) in enumerate(cells)
+        if kind == "markdown" and source.startswith("## Exercises")
+    )
+    return " ".join(text for _, _, text in cells[:end])
+
+
+@pytest.mark.parametrize(
+    ("name", "answer"),
+    [("01-api-polling.ipynb", "0.861"), ("02-webhooks.ipynb", "40.5"), ("05-reliability.ipynb", "75.58"),
+     ("03-signature-verification.ipynb", "1700000130")],
+)  # fmt: skip
+def test_no_output_before_the_exercises_shows_an_answer(name, answer):
+    assert answer not in _outputs_before_the_exercises(name)
+
+
+def test_03s_standard_webhooks_exercise_signs_a_message_no_cell_has_printed():
+    from hooklab.lab import answers, sign_standard
+
+    t0, std_secret, std_body = (
+        1_700_000_000,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        b'{"test": 2432232314}',
+    )
+    expected = sign_standard(answers.STANDARD_EXERCISE_ID, t0, std_body, std_secret).split(",")[1]
+    assert expected not in _outputs_before_the_exercises("03-signature-verification.ipynb")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
