@@ -278,3 +278,53 @@ def test_worked_solutions_store_no_output(path):
     assert all(not c.get("outputs") for c in solutions), [
         c["source"][:2] for c in solutions if c.get("outputs")
     ]
+
+
+def test_a_crash_between_two_transactions_loses_the_shipment_and_one_transaction_does_not():
+    """A real handler process killed with SIGKILL between its writes, then B's retry (05, section 3)."""
+    from hooklab import lab
+
+    crashes = lab.one_or_two_transactions()
+    assert crashes.loc[2].tolist() == [True, False, False, False]  # knows it succeeded, never ships
+    assert crashes.loc[1].tolist() == [False, False, True, True]  # nothing committed; the retry ships
+
+
+def test_05_teaches_recorded_exactly_once_with_an_outbox_and_an_idempotency_key():
+    text = prose("notebooks/05-reliability.ipynb")
+    assert "recorded* exactly once" in text and "transactional outbox" in text
+    assert "docs.stripe.com/api/idempotent_requests" in text
+    assert "never a stale state." not in text and "serialise the work per payment" in text
+
+
+def test_reconciliations_cost_counts_the_reads_after_a_returns():
+    from hooklab import lab
+
+    outage = lab.reconcile_after_outage()
+    reconciled = outage.iloc[1]
+    assert outage.attrs["caught_up_h"] > 41  # A came back at 41 h and caught up after
+    assert reconciled["lost"] == 0 and reconciled["reconciliation reads"] > 6  # 6 were made in the first hour
+    assert "for 6 more requests" not in "".join(
+        text for _, _, text in notebook_cells(ROOT / "notebooks" / "05-reliability.ipynb")
+    )
+
+
+def test_05_lists_recovery_horizons_with_their_sources():
+    cells = notebook_cells(ROOT / "notebooks" / "05-reliability.ipynb")
+    [table] = [
+        source for kind, source, _ in cells if kind == "markdown" and "How far back can A recover?" in source
+    ]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    for source, horizon in [("docs.stripe.com/api/events/list", "30 days"), ("redelivering-webhooks", "3 days"),
+                            ("docs.github.com/en/rest/activity/events", "90 days"), ("docs.svix.com/retries", "14 days")]:  # fmt: skip
+        assert any(source in row and row.rstrip(" |").endswith(horizon) or f"| {horizon}" in row and source in row
+                   for row in rows), source  # fmt: skip
+
+
+def test_the_id_memory_is_said_to_guard_only_what_has_no_key_of_its_own():
+    from hooklab import lab
+
+    memory = lab.inbox_memory([300, 7 * 86400])
+    assert memory["processed_twice"].iloc[0] > 0 and memory["state_right"].all()
+    assert "receipt e-mail" in prose("notebooks/05-reliability.ipynb")
+    twins = lab.same_change_two_ids()
+    assert twins["accepted as new"].all() and twins["changed A's state"].tolist() == [True, False]

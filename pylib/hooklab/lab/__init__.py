@@ -36,6 +36,7 @@ from hooklab.lab.attacks import (
     with_timestamp,
 )
 from hooklab.lab.chaos import chaos_run
+from hooklab.lab.crash_between import one_or_two_transactions
 from hooklab.lab.demos import attempt_times, delivery_attempts, first_attempt_after, webhook_pair
 from hooklab.lab.exercises import self_check, solved
 from hooklab.lab.experiments import (
@@ -71,7 +72,9 @@ from hooklab.lab.reliability import (
     healthy_beside_dead,
     inbox_memory,
     ordering,
+    reconcile_after_outage,
     recovery_demo,
+    same_change_two_ids,
     schedules,
 )
 from hooklab.live.faultproxy import Faults
@@ -98,7 +101,8 @@ __all__ = [
     # notebook 05
     "POLICIES", "Faults", "ack_comparison", "chaos_run", "chaos_timeline", "concurrent_duplicates",
     "delivered_curves", "delivered_share", "healthy_beside_dead", "inbox_memory", "ordering",
-    "recovery_demo", "retry_schedules", "schedules",
+    "recovery_demo", "retry_schedules", "schedules", "one_or_two_transactions", "reconcile_after_outage",
+    "same_change_two_ids",
     # notebook 06
     "budget_allocations", "freshness_curve", "freshness_points", "rate_limit_plan",
 ]  # fmt: skip

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH, encode_event
@@ -27,6 +28,7 @@ from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
 from hooklab.measure import progress
 from hooklab.sim import simulate
+from hooklab.sim.world import ROW_KINDS
 
 #: Settlements quick enough for a live cell.
 QUICK = SettlementModel(mean_s=0.3, min_s=0.1, failure_share=0.0)
@@ -153,13 +155,16 @@ def concurrent_duplicates(copies: int = 20, *, now: float | None = None) -> dict
 def inbox_memory(retentions_s: Sequence[float], *, policy: str = "standard", reply_loss: float = 0.5,
                  records: int = 50, seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Virtual time: A's ``200`` is lost with chance ``reply_loss``, so B retries what A has; A
-    remembers event ids for ``retention_s``. One row per memory: events applied twice."""
+    remembers event ids for ``retention_s``. One row per memory: events processed twice (what a
+    side effect with no key of its own, an e-mail per event processed, repeats) and whether A's state
+    ends equal to B's (the payment's version makes a second copy harmless to the state)."""
     rows = []
     for retention in retentions_s:
         run = simulate("webhook", retry_schedule=policy, reply_loss_prob=reply_loss, retention_s=retention,
                        records=records, rate_per_s=1 / 3600, duration_s=6 * 3600, seed=seed)  # fmt: skip
-        rows.append({"retention_s": retention, "changes": run.summary["changes"],
-                     "retries": run.summary["retries"], "applied_twice": run.summary["applied_twice"]})  # fmt: skip
+        rows.append({"retention_s": retention, "changes": run.summary["changes"], "retries": run.summary["retries"],
+                     "processed_twice": run.summary["applied_twice"],
+                     "state_right": run.consistent})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -187,6 +192,49 @@ def ordering(arrivals: Sequence[int] = (3, 2)) -> pd.DataFrame:
         rows.append({"rule": rule, "A ends with": state["status"], "version": state["version"],
                      "right": state == b.get_payment(payment["id"])})  # fmt: skip
     return pd.DataFrame(rows).set_index("rule")
+
+
+# --- 5. downtime longer than the schedule, and reconciliation -------------------------------------
+def reconcile_after_outage(*, outage: tuple[float, float] = (3600.0, 40 * 3600.0), reconcile_s: float = 600,
+                           policy: str = "svix", records: int = 50, duration_s: float = 6 * 3600,
+                           seed: int = 2) -> pd.DataFrame:  # fmt: skip
+    """Virtual time: changes for ``duration_s``, A down for ``outage`` (start, length), B on
+    ``policy``; webhooks alone against webhooks plus a ``GET /events`` read every ``reconcile_s``.
+    Requests are counted until the reconciled A has learned every change: the catch-up reads after
+    A returns are in the count, though they come after the window of changes."""
+    down = dict(retry_schedule=policy, outages=[outage], records=records, rate_per_s=1 / 3600,
+                duration_s=duration_s, seed=seed)  # fmt: skip
+    runs = {"webhooks alone": simulate("webhook", **down),
+            f"reconciled every {reconcile_s:g} s": simulate("webhook", reconcile_s=reconcile_s, **down)}  # fmt: skip
+    reconciled = list(runs.values())[-1]
+    caught_up_s = float(reconciled.latencies["learned_at"].max())  # from the window's start
+    rows = []
+    for name, run in runs.items():
+        start, time, which = run.window[0], run.columns["time"], run.columns["which"]
+        kind = np.array([k for _, _, k, _ in ROW_KINDS])[which]  # the row kinds grow as runs add them
+        until = (time >= start) & (time <= start + caught_up_s)
+        rows.append({"": name, "changes": run.summary["changes"], "lost": run.summary["lost"],
+                     "webhook attempts": int((until & (kind == "webhook")).sum()),
+                     "reconciliation reads": int((until & (kind == "feed")).sum())})  # fmt: skip
+    frame = pd.DataFrame(rows).set_index("")
+    frame.attrs["caught_up_h"] = caught_up_s / 3600
+    return frame
+
+
+def same_change_two_ids(*, seed: int = 7) -> pd.DataFrame:
+    """One change sent twice under two event ids (a sender that mints an id per emission): what A's
+    core does with each copy. The id check lets both in; the payment's version stops the second."""
+    b = PaymentProvider(seed=seed, seeded_ids=True)
+    payment_id = b.create_payment(1999, "eur", 0.0, settle=False)["id"]
+    event = b.update_status(payment_id, "succeeded", 1.0)
+    twin = {**event, "id": event["id"] + "_again"}  # the same change, re-emitted under a new id
+    shop = Shop()
+    rows = []
+    for copy in (event, twin):
+        before = shop.observations[:]
+        rows.append({"event id": copy["id"], "accepted as new": shop.accept(copy, "webhook", 2.0),
+                     "changed A's state": shop.observations != before})  # fmt: skip
+    return pd.DataFrame(rows).set_index("event id")
 
 
 # --- 6. the sender's side -------------------------------------------------------------------------
