@@ -130,6 +130,23 @@ def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
                 break
             if time.monotonic() > deadline:
                 break
+        # every progress bar replaced itself when its work was done: none left, red or part-full
+        assert page.locator(".jp-NotebookPanel:visible .widget-progress").count() == 0, (
+            f"{name}: a bar was left"
+        )
+        # what a learner sees on opening the saved notebook another day: its kernel gone, no widget
+        # whose model is gone with it
+        for session in httpx.get(f"{base}/api/sessions?token={token}", timeout=30).json():
+            httpx.delete(f"{base}/api/sessions/{session['id']}?token={token}", timeout=30)
+        page.reload()
+        page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=60_000)
+        with contextlib.suppress(Exception):  # the new session may ask for a kernel
+            page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True).click(timeout=3_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        page.wait_for_timeout(2000)  # widget outputs render once the widget manager has loaded
+        assert page.get_by_text("model not found").count() == 0, (
+            f"{name}: a widget reopens as 'model not found'"
+        )
     finally:
         page.close()
     cells = _saved_outputs(base, token, name)
@@ -138,6 +155,14 @@ def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
     assert errors == [], f"{name}: error outputs {errors}"
     missing = [i for i, c in enumerate(cells) if not c["execution_count"]]
     assert not missing, f"{name}: code cells {missing} did not run (or the save did not land)"
+    # a widget saved in an output (01's slider) reopens only if its state was saved with it
+    # (JupyterLab's saveState, set by the launcher); the progress bars leave none
+    model = httpx.get(f"{base}/api/contents/{name}?token={token}", timeout=30).json()["content"]
+    state = model["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in cells for o in c["outputs"]
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]  # fmt: skip
+    assert all(v in state.get("state", {}) for v in views), f"{name}: widgets saved without their state"
+    assert len(views) == (name == "01-api-polling.ipynb"), f"{name}: {len(views)} widgets saved (a bar left?)"
     # a worked solution proves itself silently: after Run All nothing opens under the exercise
     solutions = [c for c in cells if c["metadata"].get("jupyter", {}).get("source_hidden")]
     assert not [c["source"][:60] for c in solutions if c["outputs"]], (

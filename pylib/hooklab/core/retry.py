@@ -180,3 +180,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             return None
         seconds = when.timestamp() - now
     return max(0.0, min(seconds, MAX_RETRY_AFTER_S))
+
+
+def full_jitter_s(attempt: int, rng: random.Random, *, base_s: float = 0.1, cap_s: float = 10.0) -> float:
+    """Seconds to wait before retry ``attempt`` (1 = the first retry) with exponential backoff and
+    full jitter: uniform between 0 and ``min(cap_s, base_s * 2 ** attempt)`` (Marc Brooker, "Exponential
+    Backoff And Jitter", AWS Architecture Blog, 2015). Clients that failed together retry apart."""
+    if attempt < 1:
+        raise ValueError(f"attempt counts from 1, got {attempt}")
+    return rng.uniform(0.0, min(cap_s, base_s * 2**attempt))

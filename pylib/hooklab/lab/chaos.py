@@ -27,6 +27,7 @@ from hooklab.core.retry import retry_policy
 from hooklab.live.faultproxy import FaultProxy, Faults
 from hooklab.live.processes import Child, free_port, start
 from hooklab.live.serving import serve
+from hooklab.measure.progress import tracking
 
 
 @dataclass
@@ -153,19 +154,21 @@ def chaos_run(
         client = stack.enter_context(httpx.Client())
         ids = []
         started = time.time()
-        for k in range(1, payments + 1):
-            created = client.post(
-                b.url + "/payments", json={"amount": rng.randint(100, 99_999), "currency": "eur"}
-            )
-            ids.append(created.json()["id"])
-            note("payment created")
-            time.sleep(gap_s)
-            if k in plan:
-                a[0].kill()
-                note("A killed (SIGKILL)")
-                time.sleep(plan[k])
-                a[0] = start(a_args, a_port, log)
-                note("A started again")
+        with tracking(total=payments, desc="chaos: payments made (A killed on plan)", unit="payment") as made:
+            for k in range(1, payments + 1):
+                created = client.post(
+                    b.url + "/payments", json={"amount": rng.randint(100, 99_999), "currency": "eur"}
+                )
+                ids.append(created.json()["id"])
+                note("payment created")
+                time.sleep(gap_s)
+                if k in plan:
+                    a[0].kill()
+                    note("A killed (SIGKILL)")
+                    time.sleep(plan[k])
+                    a[0] = start(a_args, a_port, log)
+                    note("A started again")
+                made.update()
 
         def views() -> tuple[dict, dict]:
             at_b = {pid: _get(client, f"{b.url}/payments/{pid}") for pid in ids}
@@ -173,14 +176,16 @@ def chaos_run(
             return at_b, {p["id"]: p for p in listed["data"]}
 
         deadline = time.monotonic() + timeout_s
-        while True:
-            at_b, at_a = views()
-            settled = all(p is not None and p["status"] in FINAL_STATUSES for p in at_b.values())
-            if (
-                settled and all(at_a.get(pid) == p for pid, p in at_b.items())
-            ) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        with tracking(total=payments, desc="chaos: payments A and B agree on", unit="payment") as agreed:
+            while True:
+                at_b, at_a = views()
+                agreed.update(sum(at_a.get(pid) == p for pid, p in at_b.items()) - agreed.n)
+                settled = all(p is not None and p["status"] in FINAL_STATUSES for p in at_b.values())
+                if (
+                    settled and all(at_a.get(pid) == p for pid, p in at_b.items())
+                ) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
         note("A knows what B knows" if at_a == at_b else "gave up waiting")
         fulfilled = Counter(
             f["payment_id"] for f in (_get(client, a[0].url + "/fulfilments") or {"data": []})["data"]

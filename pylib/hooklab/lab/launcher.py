@@ -76,6 +76,11 @@ def port_is_free(port: int) -> bool:
 #: off this machine.
 QUIET = ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
 
+#: Defaults for JupyterLab's settings (its ``overrides.json``): widget state is saved with the
+#: notebook, so a saved slider reopens as a slider, not "model not found"; no news pop-up asking
+#: to fetch news, and no update checks.
+SETTINGS = Path(__file__).parent / "jupyterlab_settings"
+
 
 def jupyter_command(port: int, root: Path, token: str, extra: list[str]) -> list[str]:
     """JupyterLab on 127.0.0.1:``port`` only (no silent move to the next port), serving ``root``."""
@@ -83,7 +88,8 @@ def jupyter_command(port: int, root: Path, token: str, extra: list[str]) -> list
     return [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={token}", *QUIET, *allow_root, *extra,
+        f"--IdentityProvider.token={token}", f"--LabApp.app_settings_dir={SETTINGS}", *QUIET, *allow_root,
+        *extra,
     ]  # fmt: skip
 
 
