@@ -328,3 +328,35 @@ def test_the_id_memory_is_said_to_guard_only_what_has_no_key_of_its_own():
     assert "receipt e-mail" in prose("notebooks/05-reliability.ipynb")
     twins = lab.same_change_two_ids()
     assert twins["accepted as new"].all() and twins["changed A's state"].tolist() == [True, False]
+
+
+def test_06_states_the_events_apis_limits_and_githubs_secondary_limits():
+    text = prose("notebooks/06-smarter-polling.ipynb")
+    assert "is not built to serve real-time use cases" in text and "300 events" in text and "90 days" in text
+    assert "page number, not by a cursor" in text
+    assert "other endpoints do not send it" in text  # X-Poll-Interval is the events endpoints'
+    assert "900 points a minute" in text and "#about-secondary-rate-limits" in text
+    assert "github/docs/issues/34689" in text  # ETags per token, as users report
+    assert "never exceeds the changes per hour" not in text
+
+
+def test_06s_budget_is_stated_per_hour_and_proportionals_steady_state_is_shown():
+    from hooklab import lab
+
+    budget = lab.budget_allocations()
+    assert budget.loc["uniform", "requests_per_hour"] == 1800  # "as every 2 minutes": 60 x 30
+    assert budget.loc["proportional", "freshness"] > budget.loc["proportional", "steady_state"] + 0.03
+    assert "1,800 an hour" in prose("notebooks/06-smarter-polling.ipynb")
+
+
+def test_full_jitter_waits_stay_within_their_growing_cap():
+    import random
+
+    from hooklab.core.retry import full_jitter_s
+
+    rng = random.Random(0)
+    waits = [[full_jitter_s(k, rng, base_s=0.5, cap_s=4.0) for _ in range(200)] for k in (1, 2, 3, 6)]
+    assert [round(max(w), 1) for w in waits] == [1.0, 2.0, 4.0, 4.0]  # 0.5 x 2^k, capped at 4
+    assert all(min(w) >= 0 for w in waits) and min(waits[0]) < 0.1  # full jitter reaches down to 0
+    with pytest.raises(ValueError):
+        full_jitter_s(0, rng)

@@ -62,7 +62,7 @@ def test_under_a_fixed_budget_uniform_beats_proportional_and_adaptive_beats_both
     # half the records change every 30 s, half hourly; one budget: each polled every 120 s on average
     records, interval_s, rates_per_s = 100, 120.0, (1 / 30, 1 / 3600)
     got = budget_allocations(rates_per_s, records=records, interval_s=interval_s, duration_s=6 * 3600)
-    fresh, requests = got["freshness"], got["requests"]
+    fresh, requests = got["freshness"], got["requests_per_hour"]
     rates = [MixedPoisson(rates_per_s).rate_of(j) for j in range(records)]
     theory = sum(adaptive.freshness(lam, interval_s) for lam in rates) / records
     assert fresh["uniform"] == pytest.approx(theory, abs=0.02)

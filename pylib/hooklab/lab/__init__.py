@@ -6,6 +6,7 @@ hooklab's, so the notebooks never depend on where a name lives inside the packag
 """
 
 from hooklab.core import signing
+from hooklab.core.adaptive import estimate_rate
 from hooklab.core.clock import ManualClock
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
 from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, SettlementModel
@@ -35,6 +36,8 @@ from hooklab.lab.attacks import (
     verdict,
     with_timestamp,
 )
+from hooklab.lab.backoff import STRATEGIES as BACKOFF_STRATEGIES
+from hooklab.lab.backoff import share_one_quota
 from hooklab.lab.chaos import chaos_run
 from hooklab.lab.crash_between import one_or_two_transactions
 from hooklab.lab.demos import attempt_times, delivery_attempts, first_attempt_after, webhook_pair
@@ -102,7 +105,7 @@ __all__ = [
     "POLICIES", "Faults", "ack_comparison", "chaos_run", "chaos_timeline", "concurrent_duplicates",
     "delivered_curves", "delivered_share", "healthy_beside_dead", "inbox_memory", "ordering",
     "recovery_demo", "retry_schedules", "schedules", "one_or_two_transactions", "reconcile_after_outage",
-    "same_change_two_ids",
+    "same_change_two_ids", "BACKOFF_STRATEGIES", "share_one_quota", "estimate_rate",
     # notebook 06
     "budget_allocations", "freshness_curve", "freshness_points", "rate_limit_plan",
 ]  # fmt: skip

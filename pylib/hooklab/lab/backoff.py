@@ -31,7 +31,10 @@ MAX_ATTEMPTS_EACH = 400
 def _worker(client: httpx.Client, url: str, needed: int, strategy: str, rng: random.Random) -> dict:
     sent = refused = 0
     refused_in_a_row = 0
+    retried_at = []  # when each retry after a 429 was sent
     while needed and sent < MAX_ATTEMPTS_EACH:
+        if refused_in_a_row:
+            retried_at.append(time.monotonic())
         answer = client.get(url)
         sent += 1
         if answer.status_code != 429:
@@ -44,17 +47,28 @@ def _worker(client: httpx.Client, url: str, needed: int, strategy: str, rng: ran
             continue
         wait_s = parse_retry_after(answer.headers.get("retry-after"), time.time()) or 1.0
         if strategy == "Retry-After + full jitter":
-            wait_s += full_jitter_s(refused_in_a_row, rng, base_s=0.1, cap_s=2.0)
+            wait_s += full_jitter_s(refused_in_a_row, rng, base_s=0.5, cap_s=4.0)
         time.sleep(wait_s)  # what B asked for: real seconds, a real client's wait
-    return {"sent": sent, "refused": refused, "missing": needed}
+    return {"sent": sent, "refused": refused, "missing": needed, "retried_at": retried_at}
+
+
+def _largest_burst(times: list[float], window_s: float = 0.1) -> int:
+    """The most requests sent within any ``window_s``: how hard the workers hit B at once."""
+    times = sorted(times)
+    first, most = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] > window_s:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 def share_one_quota(
     *, workers: int = 4, requests_each: int = 10, limit: str = "20/1", seed: int = 0
 ) -> pd.DataFrame:
     """One row per strategy (:data:`STRATEGIES`): requests sent, ``429`` answers, answers missing at
-    the end (a worker gives up after :data:`MAX_ATTEMPTS_EACH`) and seconds until every worker had
-    its answers. A fresh B for each, rate limited to ``limit`` (``N/seconds``)."""
+    the end (a worker gives up after :data:`MAX_ATTEMPTS_EACH`), the most retries sent within any
+    100 ms (the herd that comes back together), and seconds until every worker had its answers. A fresh B for each, rate limited to ``limit`` (``N/seconds``)."""
     rows = []
     with tracking(total=len(STRATEGIES), desc="strategies run live", unit="strategy") as done:
         for strategy in STRATEGIES:
@@ -75,6 +89,7 @@ def share_one_quota(
                 "requests sent": sum(r["sent"] for r in results),
                 "429 answers": sum(r["refused"] for r in results),
                 "answers missing": sum(r["missing"] for r in results),
+                "largest burst of retries (per 100 ms)": _largest_burst([t for r in results for t in r["retried_at"]]),
                 "seconds": round(seconds, 1),
             })  # fmt: skip
             done.update()

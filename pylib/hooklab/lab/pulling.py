@@ -85,7 +85,8 @@ def budget_allocations(
     """One budget (``records / interval_s`` polls per second) spent three ways over records whose
     rates cycle through ``rates_per_s``: the same interval for all, intervals in proportion to
     each rate, and the adaptive poller (estimates rates, re-allocates); plus the optimum that
-    knowing the rates would give (theory). Mean freshness and requests, simulated."""
+    knowing the rates would give (theory). Mean freshness over the run (which starts with every
+    copy fresh), the theory's steady state where there is one, and requests per hour, simulated."""
     mix = MixedPoisson(tuple(rates_per_s))
     rates = [mix.rate_of(j) for j in range(records)]
     budget = records / interval_s
@@ -94,15 +95,22 @@ def budget_allocations(
         "proportional": Poll(interval_s, intervals=lambda j: sum(rates) / (budget * rates[j])),
         "adaptive": Adaptive(interval_s),
     }
+    hours = duration_s / 3600
+    steady = {  # the theory's freshness once every record has been polled at its interval
+        "uniform": sum(adaptive.freshness(lam, interval_s) for lam in rates) / records,
+        "proportional": sum(adaptive.freshness(lam, sum(rates) / (budget * lam)) for lam in rates) / records,
+    }
     rows = []
     for name, strategy in ways.items():
         s = simulate(strategy, records=records, workload=mix, duration_s=duration_s, seed=seed).summary
-        rows.append({"allocation": name, "freshness": s["freshness"], "requests": s["requests"],
-                     "quota_used": s["quota_used"]})  # fmt: skip
+        rows.append({"allocation": name, "freshness": s["freshness"], "steady_state": steady.get(name),
+                     "requests_per_hour": round(s["requests"] / hours),
+                     "quota_used_per_hour": round(s["quota_used"] / hours)})  # fmt: skip
     best = adaptive.allocate(rates, budget)
     optimum = sum(
         adaptive.freshness(lam, 1 / f) if f > 0 else 0.0 for lam, f in zip(rates, best, strict=True)
     )
     rows.append({"allocation": "optimum (rates known)", "freshness": round(optimum / records, 6),
-                 "requests": round(budget * duration_s), "quota_used": None})  # fmt: skip
+                 "steady_state": round(optimum / records, 6), "requests_per_hour": round(budget * 3600),
+                 "quota_used_per_hour": None})  # fmt: skip
     return pd.DataFrame(rows).set_index("allocation")
