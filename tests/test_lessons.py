@@ -360,3 +360,25 @@ def test_full_jitter_waits_stay_within_their_growing_cap():
     assert all(min(w) >= 0 for w in waits) and min(waits[0]) < 0.1  # full jitter reaches down to 0
     with pytest.raises(ValueError):
         full_jitter_s(0, rng)
+
+
+def test_04s_decision_table_offers_long_polling_and_sse_without_a_public_endpoint_and_explains_its_columns():
+    text = prose("notebooks/04-pull-vs-push.ipynb")
+    row = text.split("Can B reach an HTTPS endpoint of A's?")[1][:250]
+    assert "long polling or SSE" in row
+    assert "`long_poll_requests_per_hour` a long poll answered at each change" in text
+
+
+def test_reading_times_come_from_the_words_at_the_stated_rates():
+    from hooklab.lab import reading_time
+
+    cells = [{"cell_type": "markdown", "source": "word " * 238},
+             {"cell_type": "code", "source": "x " * 119, "metadata": {}},
+             {"cell_type": "code", "source": 'lab.check_answer("a", None)', "metadata": {}},
+             {"cell_type": "code", "source": "hidden " * 999, "metadata": {"jupyter": {"source_hidden": True}}}]  # fmt: skip
+    m = reading_time.minutes(cells)
+    assert m["prose"] == 1 and m["code"] == pytest.approx(1 + 4 / 119) and m["exercises"] == 4
+    assert m["total"] == 7  # rounded up; worked solutions (hidden) are not counted
+    total = sum(reading_time.minutes(json.loads(p.read_text())["cells"])["total"] for p in NOTEBOOKS)
+    assert total > 200  # the careful reader needed about 215 minutes, not the 160 once stated
+    assert "doi.org/10.1016/j.jml.2019.104047" in prose("notebooks/00-index.ipynb")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from hooklab.lab import architecture_doc
+from hooklab.lab import architecture_doc, reading_time
 
 INDEX_NAME = "00-index.ipynb"
 #: The generated page listing every name of hooklab.lab and the notebook that introduces it.
@@ -193,10 +193,45 @@ def update_index(folder: Path) -> bool:
     return True
 
 
+TIME_RE = re.compile(r"^\*\*Time to read\*\*:.*$", re.MULTILINE)
+
+
+def _time_line(nb) -> str:
+    return f"**Time to read**: {reading_time.stated(nb.cells)}"
+
+
+def update_reading_times(folder: Path) -> list[str]:
+    """Rewrite each notebook's 'Time to read' line from its words (:mod:`hooklab.lab.reading_time`);
+    the names of those that changed."""
+    changed = []
+    for path in series(folder):
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[0]
+        before = first.source
+        if not TIME_RE.search(first.source):
+            raise ValueError(f"{path.name}: the first cell needs a '**Time to read**: ...' line")
+        # twice: the line's own words are counted, and its length does not depend on its numbers
+        for _ in range(2):
+            line = _time_line(nb)
+            first.source = TIME_RE.sub(lambda _m, line=line: line, first.source)
+        if first.source != before:
+            nbformat.write(nb, path)
+            changed.append(path.name)
+    return changed
+
+
+def reading_times_are_current(folder: Path) -> bool:
+    for path in series(folder):
+        nb = nbformat.read(path, as_version=4)
+        if _time_line(nb) not in nb.cells[0].source:
+            return False
+    return True
+
+
 def index_is_current(folder: Path) -> bool:
     nb = nbformat.read(folder / INDEX_NAME, as_version=4)
     source = nb.cells[_map_cell(nb)].source
-    return render_map(folder) in source
+    return render_map(folder) in source and reading_times_are_current(folder)
 
 
 #: Output type of a live ipywidgets view: it names a model by a random id, which no saved file can serve.
@@ -290,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="notebook file names to execute (default: all)")
     args = parser.parse_args(argv)
     if args.command == "index":
+        timed = update_reading_times(args.folder)
+        print(f"times to read: {', '.join(timed) if timed else 'already current'}")
         changed = update_index(args.folder)
         print(f"{INDEX_NAME}: {'updated' if changed else 'already current'}")
         changed = update_api_page(args.folder)

@@ -109,8 +109,9 @@ def frontier(
         ax.annotate(f"T={row['interval_s']:g}s", (row["requests_per_hour"], row["latency_mean_s"]),
                     textcoords="offset points", xytext=(6, 4) if above else (-6, -12),
                     ha="left" if above else "right", fontsize=8, color=COLORS["poll"])  # fmt: skip
-    ax.plot([webhook["requests_per_hour"]], [webhook["latency_mean_s"]], linestyle="none", markersize=9,
-            label="webhook", **_HOOK)  # fmt: skip
+    # drawn on top: long polling sits right on it (the same wait, about one request per change)
+    ax.plot([webhook["requests_per_hour"]], [webhook["latency_mean_s"]], linestyle="none", markersize=7,
+            label="webhook", zorder=5, **_HOOK)  # fmt: skip
     if hybrid is not None:
         ax.plot([hybrid["requests_per_hour"]], [hybrid["latency_mean_s"]], linestyle="none", markersize=8,
                 color=COLORS["hybrid"], marker=MARKERS["hybrid"], label=hybrid_label)  # fmt: skip
@@ -118,14 +119,19 @@ def frontier(
         ax.plot([feed["requests_per_hour"]], [feed["latency_mean_s"]], linestyle="none", markersize=10,
                 color=COLORS["poll"], marker="^", markerfacecolor="white", markeredgewidth=1.8,
                 label=feed_label)  # fmt: skip
-    # smarter pulls (notebook 06): {label: point}, open markers in polling's colour (they are pull)
-    for (label, p), marker in zip((others or {}).items(), ("v", "P", "*", "h"), strict=False):
-        ax.plot([p["requests_per_hour"]], [p["latency_mean_s"]], linestyle="none", markersize=10,
-                color=COLORS["poll"], marker=marker, markerfacecolor="white", markeredgewidth=1.5,
-                label=label)  # fmt: skip
+    # smarter pulls (notebook 06): {label: point}, hollow markers in polling's colour (they are pull),
+    # large and see-through, so a point under one (the webhook under long polling) still shows
+    for (label, p), marker in zip((others or {}).items(), ("v", "o", "*", "h"), strict=False):
+        if not p["requests_per_hour"] > 0:  # a log axis cannot show zero: say so, not a legend without a mark
+            raise ValueError(
+                f"{label}: {p['requests_per_hour']} requests per hour cannot be drawn on a log axis"
+            )
+        ax.plot([p["requests_per_hour"]], [p["latency_mean_s"]], linestyle="none", markersize=13,
+                color=COLORS["poll"], marker=marker, markerfacecolor="none", markeredgewidth=1.5,
+                label=label, zorder=4)  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="requests per hour between A and B",
            ylabel="mean detection latency (s)")  # fmt: skip
-    ax.margins(x=0.12)
+    ax.margins(x=0.15, y=0.25)  # room for the interval labels at either end, whatever T is tried
     if others:  # many markers: the legend beside the plot, where no point can be
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     else:
@@ -167,11 +173,12 @@ def poll_timeline(
     records: int = 6,
     rate_per_s: float = 1 / 300,
     window_s: float = 300.0,
-    lanes: int = 4,
+    lanes: int | None = None,
     seed: int = 0,
     title: str | None = None,
 ):
-    """Simulate polling every ``interval_s`` and draw the first ``lanes`` records' timeline.
+    """Simulate polling every ``interval_s`` and draw the first ``lanes`` records' timeline (all of
+    them unless ``lanes`` is given; the title then says how many of how many).
 
     ``records`` change as a Poisson process of ``rate_per_s`` each; the picture covers the first
     ``window_s`` simulated seconds. The default title states what the picture shows (how many
@@ -183,10 +190,12 @@ def poll_timeline(
 
     run = simulate("poll", interval_s=interval_s, records=records, rate_per_s=rate_per_s,
                    duration_s=window_s, seed=seed)  # fmt: skip
+    lanes = records if lanes is None else min(lanes, records)
     requests, changes = first_lanes(run, lanes)
     found = int(requests["news"].sum())
     if title is None:
-        title = f"Polling every {interval_s:g} s: {len(requests)} polls, {found} found news, the rest nothing"
+        shown = "" if lanes == records else f" ({lanes} of {records} records)"
+        title = f"Polling every {interval_s:g} s{shown}: {len(requests)} polls, {found} found news, the rest nothing"
     ax = timeline(requests, changes, mode="poll", title=title)
     return ax, requests, changes
 
@@ -209,7 +218,7 @@ def interval_explorer(interval_s: float, *, records: int, rate_per_s: float, see
           f"{s['empty_fraction']:.1%} empty (theory {theory['empty_fraction']:.1%}), "
           f"mean detection latency {s['latency_mean_s']:.1f} s (theory {theory['latency_mean_s']:g} s)")  # fmt: skip
     poll_timeline(interval_s, records=records, rate_per_s=rate_per_s, window_s=max(300.0, 10 * interval_s),
-                  seed=seed)  # fmt: skip
+                  lanes=4, seed=seed)  # fmt: skip
     plt.show()
 
 
