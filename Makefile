@@ -9,7 +9,7 @@ LEARNER_DIR ?= my-notebooks
 # more JupyterLab arguments, e.g. make lab LAB_ARGS="--ServerApp.open_browser=True"
 LAB_ARGS ?=
 
-.PHONY: help setup lab lab-reset test test-fast fuzz chaos notebooks index lint format benchmarks constraints clean
+.PHONY: help setup lab lab-reset test test-fast fuzz chaos notebooks index site lint format benchmarks constraints clean
 
 help:
 	@echo "make lab         set up (if needed), then JupyterLab on your own copies ($(LEARNER_DIR)/); prints the URL to open"
@@ -17,6 +17,7 @@ help:
 	@echo "make test        set up (if needed), then lint, unit/e2e tests, nbval over every notebook, browser tests"
 	@echo "make notebooks   re-execute every notebook in place so stored outputs are current"
 	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
+	@echo "make site        the series as a static website in _site/ (from the stored outputs; reads offline)"
 	@echo "make benchmarks  print measured performance figures"
 	@echo "make lint        ruff check + format check + import-linter (the layers)"
 	@echo "make format      ruff fix + format"
@@ -77,6 +78,9 @@ fuzz: $(STAMP)
 
 notebooks: $(STAMP) index
 	$(BIN)/python -m hooklab.lab.notebook_tools execute notebooks
+
+site: $(STAMP)
+	$(BIN)/python -m hooklab.lab.site _site
 
 index: $(STAMP)
 	$(BIN)/python -m hooklab.lab.notebook_tools index notebooks

@@ -41,7 +41,6 @@ from hooklab.lab.backoff import share_one_quota
 from hooklab.lab.chaos import chaos_run
 from hooklab.lab.crash_between import one_or_two_transactions
 from hooklab.lab.demos import attempt_times, delivery_attempts, first_attempt_after, webhook_pair
-from hooklab.lab.exercises import self_check, solved
 from hooklab.lab.experiments import (
     GITHUB_RATE_LIMIT_PER_HOUR,
     RESTHOOKS_WASTED_SHARE,
@@ -97,7 +96,7 @@ __all__ = [
     "first_attempt_after", "frontier", "interval_explorer", "interval_sweep", "late_replays", "live_frames",
     "live_pair", "max_records_under_limit", "min_interval_under_limit", "per_hour", "point", "poll_timeline",
     "pull_push_timelines", "rate_limit_latency", "replay_window", "requests_per_hour", "run_attacks",
-    "run_live", "scaling", "scan", "scenario_table", "self_check", "serve", "solved", "sign_github", "sign_standard", "sign_stripe",
+    "run_live", "scaling", "scan", "scenario_table", "serve", "sign_github", "sign_standard", "sign_stripe",
     "signing", "simulate", "standard_headers", "summarize", "sweep", "theory_check", "theory_poll",
     "timeline", "use_style", "verdict", "verify_github", "verify_standard", "verify_stripe", "wait_until",
     "webhook_pair", "with_timestamp",
