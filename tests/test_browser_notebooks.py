@@ -130,6 +130,8 @@ def test_notebook_runs_in_jupyterlab_from_the_ui(jupyterlab, browser, path):
                 break
             if time.monotonic() > deadline:
                 break
+        # no pop-up asking to fetch Jupyter's news (the launcher's settings turn the question off)
+        assert page.get_by_text("official Jupyter news").count() == 0, f"{name}: the news pop-up showed"
         # every progress bar replaced itself when its work was done: none left, red or part-full
         assert page.locator(".jp-NotebookPanel:visible .widget-progress").count() == 0, (
             f"{name}: a bar was left"
