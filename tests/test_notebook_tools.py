@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from hooklab.lab.notebook_tools import WIDGET_VIEW, drop_widget_state
@@ -43,3 +44,17 @@ def test_no_hand_written_introduced_in_tags_remain():
     package = Path(__file__).resolve().parents[1] / "pylib" / "hooklab"
     tagged = [p.name for p in package.rglob("*.py") if "Introduced in notebooks/" in p.read_text()]
     assert tagged == []
+
+
+def test_lab_loads_names_on_first_use_and_every_name_resolves():
+    import subprocess
+    import sys
+
+    probe = "import sys; from hooklab import lab; print(sorted(m for m in ('pandas', 'fastapi', 'matplotlib', 'httpx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # importing the surface costs nothing until a name is used
+    from hooklab import lab
+
+    assert all(getattr(lab, name) is not None for name in lab.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        lab.not_a_name  # noqa: B018
