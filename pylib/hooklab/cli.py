@@ -168,7 +168,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     service = ShopService(
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
         ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work,
-        api_key=args.api_key, owns_url=True,
+        api_key=args.api_key, owns_url=True, max_backlog=args.max_backlog, sqlite_sync=args.sqlite_sync,
     )  # fmt: skip
     if not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
@@ -347,6 +347,16 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
         "(Stripe's advice) (default %(default)s)",
     )  # fmt: skip
     _option(p, "--work", float, 0.0, "seconds of work per event (a slow handler, for experiments)")
+    p.add_argument(
+        "--max-backlog", type=_positive_int, default=None, metavar="N",
+        help="back-pressure: with N events received and not yet applied, answer 503 with Retry-After "
+        "and store nothing, so the sender slows down (default: no limit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--sqlite-sync", choices=("full", "normal"), default="full",
+        help="with --db: full syncs every commit to disk, so a 200 from A survives a power cut; normal "
+        "survives A's crash but may lose the last commits if the machine goes down (default %(default)s)",
+    )  # fmt: skip
     p.add_argument(
         "--api-key", default=None, metavar="KEY",
         help="an API key B was started with, sent as Authorization: Bearer KEY (default: none)",

@@ -173,6 +173,11 @@ class Shop:
                 self.meta["cursor"] = events[-1]["id"]
         return new
 
+    def atomic(self):
+        """A context in which every change is one transaction with the store (nested ones join it);
+        without a store it does nothing."""
+        return self._atomic()
+
     def pending_events(self) -> list[tuple[str, dict, str]]:
         """``(event_id, event, via)`` of every event accepted and not yet applied, oldest first."""
         return [(event_id, event, via) for event_id, (event, via, _) in self.inbox.items()]
@@ -230,22 +235,43 @@ class Shop:
         self, body: bytes, headers: Mapping[str, str], now: float, *, defer: bool | None = None
     ) -> WebhookReply:
         """Handle one webhook request from its raw bytes, arriving at ``now``. Never raises;
-        nothing is stored on error.
-
-        Order matters: size first (cheap), then the signature over the *raw* body (before any
-        parsing, so a re-serialised body cannot pass), then JSON, then duplicates.
+        nothing is stored on error. :meth:`verified_webhook` then :meth:`accept_webhooks`.
         """
+        checked = self.verified_webhook(body, headers, now)
+        if isinstance(checked, WebhookReply):
+            return checked
+        return self.accept_webhooks([(checked, now)], defer=defer)[0]
+
+    def verified_webhook(self, body: bytes, headers: Mapping[str, str], now: float) -> dict | WebhookReply:
+        """The checks of a webhook request that store nothing, in order: size first (cheap), then the
+        signature over the *raw* body (before any parsing, so a re-serialised body cannot pass),
+        then JSON. The event, or the error reply."""
         try:
-            event = self._verified_event(body, headers, now)
+            return self._verified_event(body, headers, now)
         except ApiError as err:
             self.rejections.append((now, err.code))
             return WebhookReply(err.status, err.to_dict(), None)
-        seen = len(self.observations)
-        if not self.accept(event, "webhook", now, defer=defer):
-            return WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
-        # news: A learned something (applied at once), or None while it waits in the inbox
-        news = None if (self.defer if defer is None else defer) else len(self.observations) > seen
-        return WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
+
+    def accept_webhooks(
+        self, events: Sequence[tuple[dict, float]], *, defer: bool | None = None
+    ) -> list[WebhookReply]:
+        """Accept verified events ``(event, arrived at)`` in one transaction (a group commit: the
+        store commits once for them all, or not at all); a reply for each, duplicates included."""
+        replies = []
+        with self._atomic():
+            for event, now in events:
+                seen = len(self.observations)
+                if not self.accept(event, "webhook", now, defer=defer):
+                    replies.append(
+                        WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
+                    )
+                    continue
+                # news: A learned something (applied at once), or None while it waits in the inbox
+                news = None if (self.defer if defer is None else defer) else len(self.observations) > seen
+                replies.append(
+                    WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
+                )
+        return replies
 
     def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:
         if len(body) > MAX_BODY_BYTES:

@@ -14,7 +14,9 @@ the reconciler (:mod:`hooklab.live.shop_reconciler`, ``reconcile_s``), and A's e
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -32,11 +34,12 @@ from hooklab.core.contract import (
 )
 from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
-from hooklab.core.shop import PollSchedule, Shop
+from hooklab.core.shop import PollSchedule, Shop, WebhookReply
 from hooklab.live.client import LoggingTransport, ThreadedTransport, logging_client
 from hooklab.live.clocks import WaitableClock, WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
 from hooklab.live.server import documented, make_app, mark
+from hooklab.live.shop_commits import GroupCommitter
 from hooklab.live.shop_context import ShopContext
 from hooklab.live.shop_poller import Poller
 from hooklab.live.shop_reconciler import Reconciler
@@ -56,6 +59,8 @@ MODES = SHOP_MODES
 ACKS = ("inline", "inbox")
 #: ``on_event``: apply the event's own snapshot, or treat it as a hint and fetch the payment from B.
 ON_EVENT = ("apply", "refetch")
+#: With ``max_backlog``: what A's 503 asks a sender to wait (seconds), and how often A counts its inbox.
+BACKLOG_RETRY_AFTER_S, BACKLOG_READ_S = 1, 0.05
 
 
 #: What ``/docs`` says of this system.
@@ -100,6 +105,8 @@ class ShopService:
         retention_s: float | None = None,
         api_key: str | None = None,
         owns_url: bool = False,
+        max_backlog: int | None = None,
+        sqlite_sync: str = "full",
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -112,13 +119,16 @@ class ShopService:
             raise ValueError(f"on_event must be one of {ON_EVENT}, got {on_event!r}")
         if reconcile_s is not None and not reconcile_s > 0:
             raise ValueError(f"reconcile_s must be > 0 seconds or None, got {reconcile_s}")
+        if max_backlog is not None and not max_backlog > 0:
+            raise ValueError(f"max_backlog must be > 0 events or None, got {max_backlog}")
+        self.max_backlog = max_backlog
         self.ack, self.reconcile_s = ack, reconcile_s
         self.provider_url = provider_url.rstrip("/")
         self.mode = mode
         self.public_url = public_url
         clock = clock or WallClock()
         # with a db_path A remembers payments, processed events and secrets across restarts
-        store = SqliteStore(db_path) if db_path is not None else None
+        store = SqliteStore(db_path, synchronous=sqlite_sync) if db_path is not None else None
         extra = {} if retention_s is None else {"retention_s": retention_s}
         core = Shop(store=store, defer=ack == "inbox", **extra)
         schedule = PollSchedule(interval_s)
@@ -144,6 +154,8 @@ class ShopService:
         # owns_url: A is the only receiver at its URL (a process, `hooklab consumer`)
         self.registration = Registration(self.ctx, public_url, owns_url=owns_url)
         self.reconciler = Reconciler(self.ctx, self.registration, reconcile_s)
+        self.committer = GroupCommitter(self.ctx)  # stores verified events, many per commit
+        self._inbox_counted = (-math.inf, 0, 0)  # (when, inbox size, writer's deferred count then)
         self._threads: list[threading.Thread] = []  # the worker and the reconciler, while serving
         self.app = make_app(
             self,
@@ -271,6 +283,7 @@ class ShopService:
 
     def _start_threads(self) -> None:
         self.ctx.stop.clear()
+        self.committer.start()
         loops = [(self.worker.run, "hooklab-worker")] if self.ack == "inbox" else []
         if self.reconcile_s is not None:
             loops.append((self.reconciler.run, "hooklab-reconciler"))
@@ -280,6 +293,7 @@ class ShopService:
             self._threads.append(thread)
 
     def _stop_threads(self) -> None:
+        self.committer.stop()  # what was handed over is committed (and answered) first
         self.ctx.stop.set()
         self.ctx.inbox_wake.set()
         for thread in self._threads:
@@ -324,12 +338,32 @@ class ShopService:
         body = await request.body()  # bounded by the body-limit middleware
         if self.ack == "inline" and (self.work_s or self.on_event == "refetch"):
             return await self._webhook_inline(request, body)
-        with self.lock:
-            reply = self.core.receive_webhook(body, request.headers, self.clock.now())
-        if reply.status == 200:
-            self.ctx.inbox_wake.set()
+        now = self.clock.now()
+        checked = self.core.verified_webhook(body, request.headers, now)  # no I/O: on the event loop
+        if isinstance(checked, WebhookReply):
+            reply = checked
+        elif self.max_backlog is not None and (behind := self.backlog()) >= self.max_backlog:
+            mark(request, "webhook", None)
+            err = ApiError(503, "backlog_full", f"A has {behind} events received and not yet applied (at most "
+                           f"{self.max_backlog}); nothing was stored: send it again after Retry-After")  # fmt: skip
+            return JSONResponse(
+                err.to_dict(), status_code=503, headers={"Retry-After": str(BACKLOG_RETRY_AFTER_S)}
+            )
+        else:
+            reply = await self.committer.submit(checked, now)  # answered once it is committed
         mark(request, "webhook", reply.news)
         return JSONResponse(reply.body, status_code=reply.status)
+
+    def backlog(self) -> int:
+        """Events received and not yet applied: handed to the writer, or waiting in the inbox. The
+        inbox is counted at most every :data:`BACKLOG_READ_S` (a count per request would slow A),
+        plus what the writer put in it since (so the figure errs high, never low)."""
+        now = time.monotonic()
+        if now - self._inbox_counted[0] > BACKLOG_READ_S:
+            with self.lock:
+                self._inbox_counted = (now, len(self.core.inbox), self.committer.deferred)
+        _, counted, deferred_then = self._inbox_counted
+        return self.committer.waiting + counted + self.committer.deferred - deferred_then
 
     async def _webhook_inline(self, request: Request, body: bytes) -> JSONResponse:
         """Do the work before answering (what notebook 05 measures against the inbox): the event is

@@ -1,8 +1,10 @@
-"""A's inbox worker: applies the events its webhook endpoint (or its pulls) kept, one transaction each.
+"""A's inbox worker: applies the events its webhook endpoint (or its pulls) kept.
 
 With ``ack="inbox"`` the endpoint only verifies, stores and answers; this worker, in a thread of
-its own, applies each waiting event, first re-fetching the payment from B with
-``on_event="refetch"`` (the event as a hint, Stripe's advice), and forgets old event ids.
+its own, applies the waiting events: all of them in one transaction when each is applied as it came
+(a group, like the endpoint's commits), or one at a time when each first needs B
+(``on_event="refetch"``, the event as a hint, Stripe's advice) or its ``work_s`` of work. It also
+forgets old event ids.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class InboxWorker:
         """Apply every event waiting in the inbox; how many were applied."""
         with self.ctx.lock:
             pending = self.ctx.core.pending_events()
+        if pending and self.ctx.on_event == "apply" and not self.ctx.work_s:
+            return self._apply_group(pending)
         done = 0
         for event_id, event, _via in pending:
             applied = self.work_on(event_id, event)
@@ -34,6 +38,16 @@ class InboxWorker:
                 break  # B is down: the event stays in the inbox for the next round
             done += applied
         return done
+
+    def _apply_group(self, pending: list) -> int:
+        """Apply every waiting event as it came, in one transaction."""
+        ctx = self.ctx
+        with ctx.lock, ctx.core.atomic():
+            now = ctx.clock.now()
+            waiting = [(event_id, event) for event_id, event, _via in pending if event_id in ctx.core.inbox]
+            for event_id, event in waiting:
+                ctx.core.apply_event(event_id, event["data"]["object"], now)
+        return len(waiting)
 
     def work_on(self, event_id: str, event: dict) -> bool | None:
         """Apply one inbox event (re-fetching its payment first with ``on_event="refetch"``): whether

@@ -155,6 +155,10 @@ class _Fulfilments(MutableMapping):
         return self._store.execute("SELECT COUNT(DISTINCT payment_id) FROM fulfilments").fetchone()[0]
 
 
+#: SQLite's ``synchronous`` settings a store can run with (https://www.sqlite.org/pragma.html#pragma_synchronous).
+SYNCHRONOUS = ("full", "normal")
+
+
 class SqliteFile:
     """One SQLite file, made only its owner's, with ``schema`` applied, shared by threads under a lock.
 
@@ -162,7 +166,9 @@ class SqliteFile:
     (:mod:`hooklab.live.provider_store`) are both this.
     """
 
-    def __init__(self, path: str | Path, schema: str) -> None:
+    def __init__(self, path: str | Path, schema: str, *, synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, got {synchronous!r}")
         self.path = Path(path)
         # the file may hold a signing secret: only its owner may read it (SQLite gives the -wal
         # and -shm files it makes beside it the same mode)
@@ -173,9 +179,9 @@ class SqliteFile:
         self._in_transaction = False
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            # NORMAL in WAL mode: a commit survives the process crashing (what the demos show); only
-            # an OS crash or power cut may lose the last commits. FULL would fsync every write.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            # WAL mode: with NORMAL a commit survives the process crashing, but an OS crash or power
+            # cut may lose the last commits; FULL syncs the log at every commit, so it survives both
+            self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._conn.executescript(schema)
 
     def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
@@ -213,8 +219,10 @@ class SqliteStore(SqliteFile):
     connection, shared by the threads of one :class:`~hooklab.live.shop_app.ShopService` under a lock.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+        """``synchronous``: ``"full"`` (the default: a commit survives a power cut, so a 200 from A
+        means the event is on disk) or ``"normal"`` (survives A's crash, not the machine's)."""
+        super().__init__(path, _SCHEMA, synchronous=synchronous)
         self.payments: MutableMapping[str, dict] = _Payments(self)
         self.processed_events: MutableSet[str] = _EventIds(self)
         self.fulfilments = _Fulfilments(self)

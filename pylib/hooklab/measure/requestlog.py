@@ -78,13 +78,23 @@ class RequestLog:
         bytes: int,
         news: bool | None = None,
     ) -> RequestRecord:
-        rec = RequestRecord(
-            time, self.observer, direction, sender, receiver, kind, method, path, status,
-            duration_s, bytes, news,
-        )  # fmt: skip
+        row = (
+            time,
+            self.observer,
+            direction,
+            sender,
+            receiver,
+            kind,
+            method,
+            path,
+            status,
+            duration_s,
+            bytes,
+            news,
+        )
         with self._lock:
-            self._rows.append(astuple(rec))
-        return rec
+            self._rows.append(row)  # a plain tuple: astuple() deep-copies, a cost on every request
+        return RequestRecord(*row)
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -1,0 +1,103 @@
+"""A's receiver under load (the stability issue): group commits, a 200 only once stored, SIGKILL
+in the middle of a load, back-pressure. Real processes and real SQLite files on 127.0.0.1."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
+from hooklab.live.processes import free_port, start
+from hooklab.live.runs import wait_until
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_receiver import signed_events  # noqa: E402 (the benchmark's own signed 1 KB events)
+
+pytestmark = pytest.mark.slow
+
+
+def _post(client: httpx.Client, url: str, header: str, body: bytes) -> httpx.Response | None:
+    try:
+        return client.post(
+            url, content=body, headers={SIGNATURE_HEADER: header, "Content-Type": "application/json"}
+        )
+    except httpx.TransportError:  # A was killed while this one was in flight: not acknowledged
+        return None
+
+
+def test_every_event_a_answered_200_is_in_its_database_after_a_sigkill_during_a_load(tmp_path):
+    log = tmp_path / "processes.log"
+    b = start(["provider"], free_port(), log)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    a = start(["consumer", "--provider", b.url, "--mode", "webhook", "--db", str(tmp_path / "a.db"),
+               "--public-url", url], port, log)  # fmt: skip
+    try:
+        with sqlite3.connect(tmp_path / "a.db") as db:
+            [secret] = [row[0] for row in db.execute("SELECT secret FROM webhook_secrets")]
+        events = signed_events(secret, 3000)
+        acknowledged: list[str] = []
+        lock = threading.Lock()
+
+        def send(chunk: list) -> None:
+            with httpx.Client(timeout=10) as client:
+                for header, body in chunk:
+                    answer = _post(client, url + WEBHOOK_PATH, header, body)
+                    if answer is None:
+                        return
+                    if answer.status_code == 200:
+                        with lock:
+                            acknowledged.append(json.loads(body)["id"])
+
+        chunks = [events[k::8] for k in range(8)]  # eight senders at once
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(send, chunk) for chunk in chunks]
+            wait_until(lambda: len(acknowledged) >= 300, timeout_s=60, what="300 events acknowledged")
+            a.kill()  # SIGKILL in the middle of the load: requests in flight, commits under way
+            for future in futures:
+                future.result(timeout=60)
+        assert 300 <= len(acknowledged) < len(events)  # killed mid-load, not after it
+        a = start(["consumer", "--provider", b.url, "--mode", "webhook", "--db", str(tmp_path / "a.db"),
+                   "--public-url", url], port, log)  # fmt: skip
+        with sqlite3.connect(tmp_path / "a.db") as db:
+            stored = {row[0] for row in db.execute("SELECT id FROM processed_events")}
+        assert set(acknowledged) <= stored  # every 200 was committed before it was sent
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_back_pressure_answers_503_with_retry_after_and_stores_nothing_of_what_it_refuses(tmp_path):
+    # a slow worker (0.3 s of work per event) and room for 3 events received and not yet applied
+    shop = ShopService("http://127.0.0.1:1", mode="webhook", ack="inbox", work_s=0.3, max_backlog=3,
+                       db_path=tmp_path / "a.db")  # fmt: skip
+    shop.core.add_webhook_secret("whsec_backpressure")
+    events = signed_events("whsec_backpressure", 12)
+    with serve(shop.app) as running, httpx.Client(timeout=10) as client:
+        answers = [_post(client, running.url + WEBHOOK_PATH, header, body) for header, body in events]
+        refused = [a for a in answers if a.status_code == 503]
+        taken = [
+            json.loads(body)["id"]
+            for (_, body), a in zip(events, answers, strict=True)
+            if a.status_code == 200
+        ]
+        assert refused and taken and len(refused) + len(taken) == len(events)
+        assert all(
+            a.headers["Retry-After"] == "1" and a.json()["error"]["code"] == "backlog_full" for a in refused
+        )
+        with shop.lock:
+            kept = set(shop.core.processed_events)
+        assert kept == set(taken)  # nothing of a refused event was stored
+        wait_until(lambda: shop.backlog() == 0, timeout_s=30, what="the worker to catch up")
+        retried = _post(client, running.url + WEBHOOK_PATH, *events[-1])
+        assert retried.status_code == 200  # once A has caught up, the sender's retry is taken
+    shop.close()
