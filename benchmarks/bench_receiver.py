@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
-        print("needs Debian's wrk: apt-get install wrk", file=sys.stderr)
-        return 2
+        print("skipped: needs Debian's wrk (apt-get install wrk)")
+        return 0
     folder = Path(tempfile.mkdtemp(prefix="bench-receiver-"))
     log = folder / "processes.log"
     b = start(["provider"], free_port(), log)

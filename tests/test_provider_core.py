@@ -164,3 +164,48 @@ def test_endpoints_must_be_loopback_urls(url, code):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8001/h", "http://localhost/h", "http://[::1]:80/h"])
 def test_loopback_endpoints_are_accepted(url):
     assert check_webhook_url(url) == url
+
+
+def _backlog(provider: PaymentProvider, n: int, now: float = 0.0) -> str:
+    endpoint = provider.register_endpoint("http://127.0.0.1:9/webhooks/payments", secret="whsec_rate")
+    for _ in range(n):
+        payment = provider.create_payment(1999, "eur", now, settle=False)
+        provider.update_status(payment["id"], "succeeded", now)
+    return endpoint["id"]
+
+
+def test_an_endpoint_rate_sends_at_most_n_attempts_per_window_and_wakes_when_it_allows_more():
+    b = PaymentProvider(seed=1, seeded_ids=True, endpoint_rate=(5, 1.0))
+    _backlog(b, 20)
+    assert len(b.deliveries_due(0.0)) == 5  # a full bucket: 5 at once
+    for d in b.deliveries_due(0.0):  # nothing more now
+        raise AssertionError(d)
+    assert b.next_wakeup(0.0) == pytest.approx(0.2)  # 5 a second: the next in 0.2 s
+    assert len(b.deliveries_due(0.2)) == 1 and len(b.deliveries_due(1.0)) == 4
+    sent = 10
+    t = 1.0
+    while sent < 20:  # the rest drain at the rate, never faster
+        t = b.next_wakeup(t)
+        sent += len(b.deliveries_due(t))
+    assert t == pytest.approx(3.0)  # 20 attempts at 5 a second after a burst of 5: 3 s
+
+
+def test_without_an_endpoint_rate_a_backlog_goes_at_once():
+    b = PaymentProvider(seed=1, seeded_ids=True)
+    _backlog(b, 20)
+    assert len(b.deliveries_due(0.0)) == 20
+
+
+def test_a_recovered_backlog_is_released_over_the_spread_not_at_once():
+    b = PaymentProvider(seed=1, seeded_ids=True, recovery_spread_s=60.0, retry_schedule=[1.0])
+    endpoint_id = _backlog(b, 30)
+    for attempt in (0.0, 1.0):  # every delivery fails twice: the schedule is used up
+        for d in b.deliveries_due(attempt):
+            b.delivery_finished(d, 500, attempt)
+    assert b.deliveries_due(100.0) == []
+    assert b.recover(endpoint_id, since=0.0, now=100.0)["recovering"] == 30
+    due = sorted(d.due_at for d in b.deliveries.values() if d.recovered)
+    assert len(due) == 30 and due[0] >= 100.0 and due[-1] < 160.0
+    at_once = len(b.deliveries_due(100.0))
+    assert at_once < 5  # not a thundering herd the moment A is back
+    assert at_once + len(b.deliveries_due(160.0)) == 30  # and all of it within the spread

@@ -101,3 +101,25 @@ def test_back_pressure_answers_503_with_retry_after_and_stores_nothing_of_what_i
         retried = _post(client, running.url + WEBHOOK_PATH, *events[-1])
         assert retried.status_code == 200  # once A has caught up, the sender's retry is taken
     shop.close()
+
+
+def test_b_sends_an_endpoint_at_most_its_rate_however_large_the_backlog():
+    from hooklab.core.provider import SettlementModel
+    from hooklab.live.provider_app import ProviderService
+    from hooklab.live.runs import synced
+
+    b = ProviderService(seed=3, settlement=SettlementModel(mean_s=0.05, min_s=0.01, failure_share=0.0),
+                        endpoint_rate=(5, 1.0))  # fmt: skip
+    with serve(b.app) as b_run:
+        shop = ShopService(b_run.url, mode="webhook", ack="inbox")
+        with serve(shop.app) as a_run:
+            shop.register_webhook(a_run.url)
+            for _ in range(15):
+                shop.create_payment()
+            wait_until(lambda: synced(b, shop), timeout_s=30, what="A to learn all 15 payments")
+        shop.close()
+    starts = sorted(a["started_at"] for d in b.deliveries() for a in d["attempts"])
+    assert len(starts) == 15
+    # a bucket of 5, refilled at 5 a second: the k-th attempt no sooner than (k - 5) / 5 s after the first
+    assert all(t - starts[0] >= (k - 5) * 0.2 - 0.05 for k, t in enumerate(starts))
+    assert starts[-1] - starts[0] >= 1.8  # 15 attempts could not all go at once

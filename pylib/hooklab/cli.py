@@ -80,6 +80,15 @@ def _rate_limit(text: str) -> str:
     return text
 
 
+def _endpoint_rate(text: str) -> tuple[int, float]:
+    from hooklab.live.ratelimit import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _outages(text: str) -> list[tuple[float, float]]:
     """``START:DURATION[,START:DURATION...]`` in seconds."""
     out = []
@@ -137,6 +146,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
         seeded_ids=args.seeded_ids, retry_schedule=args.retries, jitter=args.jitter,
         delivery_timeout_s=args.delivery_timeout, db_path=args.db, rate_limit=args.rate_limit,
         poll_interval_s=args.poll_interval, api_keys=args.api_key,
+        endpoint_rate=args.endpoint_rate, recovery_spread_s=args.recovery_spread,
     )  # fmt: skip
     kept = f", state in {args.db}" if args.db else ", in memory"
     print(
@@ -289,6 +299,13 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
     _option(p, "--retries", _retries, "fast", "webhook " + RETRIES_HELP)
     _option(p, "--jitter", _share, 0.0, "spread each retry wait by up to this fraction, 0..1")
     _option(p, "--delivery-timeout", _positive_float, 5.0, "seconds B waits for A to answer a delivery")
+    p.add_argument(
+        "--endpoint-rate", type=_endpoint_rate, default=None, metavar="N/S",
+        help="at most N delivery attempts per S seconds to each endpoint (Svix-style throttling), so a "
+        "backlog drains at a pace its receiver can take (default: no limit)",
+    )  # fmt: skip
+    _option(p, "--recovery-spread", float, 0.0,
+            "seconds over which a recovered endpoint's backlog is released, at random moments")  # fmt: skip
     p.add_argument(
         "--rate-limit", type=_rate_limit, default=None, metavar="N/S",
         help="at most N requests per S seconds per client (an --api-key it sends as Bearer, else its "

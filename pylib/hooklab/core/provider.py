@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import math
 import random
 import secrets
 import zlib
@@ -137,6 +138,10 @@ class ProviderStore(Protocol):
     def load(self) -> dict: ...
 
 
+#: A token bucket refilled by float arithmetic can stop a hair short of a whole token.
+_TOKEN_EPSILON = 1e-9
+
+
 class PaymentProvider:
     """System B's state and rules. Every method takes or reads time; none waits for it.
 
@@ -147,6 +152,10 @@ class PaymentProvider:
     ...), a :class:`~hooklab.core.retry.RetryPolicy`, or a list of waits. ``jitter`` spreads each
     wait by up to that fraction. ``max_in_flight``: attempts in flight per endpoint at most (None:
     no limit); each endpoint has its own queue, so a dead endpoint never holds up a healthy one.
+    ``endpoint_rate``: ``(n, seconds)``, at most ``n`` attempts per ``seconds`` to each endpoint (a
+    token bucket, as Svix throttles an endpoint), so a backlog drains at a pace its receiver set;
+    ``recovery_spread_s``: a recovered endpoint's backlog is released at random moments over this many
+    seconds, not all at once (no thundering herd on a receiver just back up).
     ``store``: write everything through to durable memory, and start from what it holds.
     """
 
@@ -160,7 +169,16 @@ class PaymentProvider:
         jitter: float = 0.0,
         max_in_flight: int | None = None,
         store: ProviderStore | None = None,
+        endpoint_rate: tuple[int, float] | None = None,
+        recovery_spread_s: float = 0.0,
     ) -> None:
+        if endpoint_rate is not None and not (endpoint_rate[0] >= 1 and endpoint_rate[1] > 0):
+            raise ValueError(f"endpoint_rate is (n >= 1, seconds > 0), got {endpoint_rate}")
+        if not recovery_spread_s >= 0:
+            raise ValueError(f"recovery_spread_s must be >= 0, got {recovery_spread_s}")
+        self.endpoint_rate, self.recovery_spread_s = endpoint_rate, recovery_spread_s
+        # per endpoint: (tokens, when counted); a token is one attempt (endpoint_rate)
+        self._tokens: dict[str, tuple[float, float]] = {}
         if not 0 <= jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), got {jitter}")
         if max_in_flight is not None and max_in_flight < 1:
@@ -328,12 +346,14 @@ class PaymentProvider:
             self._new_delivery(endpoint, event["id"], body, now)
 
     def _new_delivery(self, endpoint: Endpoint, event_id: str, body: bytes, now: float,
-                      redelivery_of: str | None = None, recovered: bool = False) -> Delivery:  # fmt: skip
-        delivery = Delivery(self._new_id("dlv"), endpoint, event_id, body, due_at=now, created_at=now,
+                      redelivery_of: str | None = None, recovered: bool = False,
+                      due_at: float | None = None) -> Delivery:  # fmt: skip
+        due_at = now if due_at is None else due_at
+        delivery = Delivery(self._new_id("dlv"), endpoint, event_id, body, due_at=due_at, created_at=now,
                             redelivery_of=redelivery_of, recovered=recovered)  # fmt: skip
         self.deliveries[delivery.id] = delivery
         if endpoint.enabled:
-            heapq.heappush(self._queues[endpoint.id], (now, self._next_seq(), delivery.id))
+            heapq.heappush(self._queues[endpoint.id], (due_at, self._next_seq(), delivery.id))
         else:  # kept, so that a recovery can send it once the endpoint is back
             delivery.move("endpoint_disabled")
         if self.store is not None:
@@ -342,19 +362,41 @@ class PaymentProvider:
 
     def deliveries_due(self, now: float) -> list[Delivery]:
         """Deliveries whose (re)try is due at ``now``, at most ``max_in_flight`` per endpoint in
-        flight; they are in flight until reported back."""
+        flight and within its ``endpoint_rate``; they are in flight until reported back."""
         due = []
         limit = self.max_in_flight
         for endpoint_id, queue in self._queues.items():
+            tokens = self._tokens_at(endpoint_id, now)
             while queue and queue[0][0] <= now:
                 if limit is not None and self._in_flight[endpoint_id] >= limit:
                     break
+                if tokens < 1 - _TOKEN_EPSILON:
+                    break
+                tokens -= 1
                 _, _, delivery_id = heapq.heappop(queue)
                 delivery = self.deliveries[delivery_id]
                 delivery.move("due")
                 self._in_flight[endpoint_id] += 1
                 due.append(delivery)
+            if self.endpoint_rate is not None:
+                self._tokens[endpoint_id] = (tokens, now)
         return due
+
+    def _tokens_at(self, endpoint_id: str, now: float) -> float:
+        """Attempts an endpoint may still be sent at ``now`` (infinite without ``endpoint_rate``)."""
+        if self.endpoint_rate is None:
+            return math.inf
+        n, seconds = self.endpoint_rate
+        tokens, then = self._tokens.get(endpoint_id, (float(n), now))
+        return min(float(n), tokens + (now - then) * n / seconds)
+
+    def _next_token(self, endpoint_id: str, now: float) -> float:
+        """When the endpoint may next be sent an attempt (now, or when its bucket has one again)."""
+        tokens = self._tokens_at(endpoint_id, now)
+        if tokens >= 1 - _TOKEN_EPSILON:
+            return now
+        n, seconds = self.endpoint_rate
+        return now + (1 - tokens) * seconds / n
 
     def delivery_finished(
         self,
@@ -501,8 +543,14 @@ class PaymentProvider:
                     continue
                 if event_id in recovered:  # replaced, not added to
                     self._forget_delivery(recovered[event_id])
+                # spread over recovery_spread_s: a receiver just back up is not hit by all at once
+                at = (
+                    now + self.jitter_rng.uniform(0, self.recovery_spread_s)
+                    if self.recovery_spread_s
+                    else now
+                )
                 self._new_delivery(
-                    endpoint, event_id, first.body, now, redelivery_of=first.id, recovered=True
+                    endpoint, event_id, first.body, now, redelivery_of=first.id, recovered=True, due_at=at
                 )
         return {"recovering": sum(1 for f in firsts.values() if f.created_at >= since),
                 "endpoint": self._public(endpoint)}  # fmt: skip
@@ -516,14 +564,18 @@ class PaymentProvider:
         """Attempts to this endpoint handed out by :meth:`deliveries_due` and not reported back yet."""
         return self._in_flight.get(endpoint_id, 0)
 
-    def next_wakeup(self) -> float | None:
+    def next_wakeup(self, now: float | None = None) -> float | None:
         """When something is next due (a settlement or a delivery with room in its endpoint's
-        flight), or ``None`` if nothing is."""
+        flight and rate), or ``None`` if nothing is. With ``endpoint_rate``, pass ``now``: a due
+        delivery waiting for its endpoint's rate wakes when the rate allows it."""
         times = [self._settle_queue[0][0]] if self._settle_queue else []
         limit = self.max_in_flight
         for endpoint_id, queue in self._queues.items():
             if queue and (limit is None or self._in_flight[endpoint_id] < limit):
-                times.append(queue[0][0])
+                due = queue[0][0]
+                if self.endpoint_rate is not None and now is not None:
+                    due = max(due, self._next_token(endpoint_id, max(now, due)))
+                times.append(due)
         return min(times) if times else None
 
     # --- reading ------------------------------------------------------------------------

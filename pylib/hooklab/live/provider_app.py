@@ -133,6 +133,8 @@ class ProviderService:
         stream_s: float = STREAM_S,
         idle_client_s: float = IDLE_CLIENT_S,
         max_sending: int = MAX_SENDING,
+        endpoint_rate: tuple[int, float] | None = None,
+        recovery_spread_s: float = 0.0,
     ) -> None:
         limited = [Middleware(ApiKeyMiddleware, api_keys=frozenset(api_keys))]
         if rate_limit is not None:
@@ -141,7 +143,8 @@ class ProviderService:
         store = SqliteProviderStore(db_path) if db_path is not None else None
         core = PaymentProvider(
             seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=seeded_ids,
-            jitter=jitter, max_in_flight=max_in_flight, store=store,
+            jitter=jitter, max_in_flight=max_in_flight, store=store, endpoint_rate=endpoint_rate,
+            recovery_spread_s=recovery_spread_s,
         )  # fmt: skip
         self.ctx = ProviderContext(name=name, core=core, clock=clock or WallClock(), log=RequestLog(name),
                                    store=store)  # fmt: skip

@@ -130,7 +130,7 @@ class Sender:
                     now = ctx.clock.now()
                     ctx.core.settle_due(now)
                     due = ctx.core.deliveries_due(now)
-                    wake_at = ctx.core.next_wakeup()
+                    wake_at = ctx.core.next_wakeup(now)
                     self.on_tick()
                 for delivery in due:
                     task = asyncio.create_task(self._deliver(self._client(delivery.endpoint.id), delivery))

@@ -266,7 +266,7 @@ class Sim:
     # --- B's timers and webhook deliveries --------------------------------------------------
     def provider_changed(self) -> None:
         """Call after anything that may give B's core an earlier wake-up (a change, a create)."""
-        t = self.provider.next_wakeup()
+        t = self.provider.next_wakeup(self.clock.t)
         if t is not None and t < self._provider_armed:
             self._provider_armed = t
             self.at(t, self._provider_wake, t)
