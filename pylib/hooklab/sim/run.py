@@ -33,6 +33,7 @@ from hooklab.core.shop import INBOX_RETENTION_S
 from hooklab.measure import progress
 from hooklab.measure.summary import MODE_KINDS, SUMMARY_KEYS, change_latencies, figures, freshness
 from hooklab.sim import vector
+from hooklab.sim.capacity import Capacity
 from hooklab.sim.choices import ENGINES, MODES, WORKLOADS
 from hooklab.sim.engine import gc_paused
 from hooklab.sim.network import LogNormalDelay, Network
@@ -184,6 +185,7 @@ def simulate(
     reply_loss_prob: float = 0.0,
     retention_s: float = INBOX_RETENTION_S,
     jitter: float = 0.0,
+    capacity: Capacity | None = None,
 ) -> SimRun:
     """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
 
@@ -207,7 +209,10 @@ def simulate(
     server refuses B, its poller waits); ``reply_loss_prob``: A's ``200`` lost on the way back;
     ``retention_s``: how long A's inbox remembers an event id; ``reconcile_s``: hybrid's poll
     interval (600 s unless given), or with ``mode="webhook"`` a ``GET /events`` read every
-    ``reconcile_s`` (as ``hooklab consumer --reconcile``). The summary's ``lost`` counts the
+    ``reconcile_s`` (as ``hooklab consumer --reconcile``).
+    ``capacity``: A's workers and service time (:class:`~hooklab.sim.capacity.Capacity`), so that
+    a burst queues, a slow answer times out at B and is retried; ``run.sim.workers.waits`` holds
+    each event's wait for a worker. None (the default): A handles every event on arrival. The summary's ``lost`` counts the
     window's changes A never learned by the end of the run, ``applied_twice`` the events A applied
     more than once.
     """
@@ -224,12 +229,12 @@ def simulate(
     work = make_workload(workload, rate_per_s)
     strategy = make_strategy(mode, interval_s, until_final=work.finite, reconcile_s=reconcile_s)
     sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule,
-              retention_s=retention_s, jitter=jitter)  # fmt: skip
+              retention_s=retention_s, jitter=jitter, capacity=capacity)  # fmt: skip
     sim.on_created = strategy.watch
     window = _place_window(sim, strategy, work, network, duration_s, outages)
     if engine != "events":
         why = vector.why_not(mode, work, network, records, outages=outages,
-                             reconciled=isinstance(strategy, Reconciled))  # fmt: skip
+                             reconciled=isinstance(strategy, Reconciled), capacity=capacity)  # fmt: skip
         if why is not None and engine == "vector":
             raise ValueError(f"the vector engine cannot run this: {why}")
         got = vector.run(sim, strategy, work, records, window) if why is None else None

@@ -44,6 +44,7 @@ from hooklab.core.provider import DEFAULT_RETRY_SCHEDULE, PaymentProvider, Settl
 from hooklab.core.retry import RetryPolicy
 from hooklab.core.shop import INBOX_RETENTION_S, Shop
 from hooklab.measure.requestlog import COLUMNS
+from hooklab.sim.capacity import Capacity, Workers
 from hooklab.sim.engine import Environment, gc_paused
 from hooklab.sim.network import Network, draw_stream
 
@@ -54,6 +55,7 @@ SIM_WEBHOOK_URL = "http://127.0.0.1:8001" + WEBHOOK_PATH
 # one (say, the network) leaves the others (the workload's change times) exactly as they were
 STREAM_DELAY, STREAM_FAILURE, STREAM_CREATE, STREAM_WORKLOAD, STREAM_RECORD_DELAY = 1, 2, 3, 4, 5
 STREAM_REPLY_LOSS = 6
+STREAM_SERVICE = 7
 #: Draws per numpy call for one record's poll delays (a record makes few polls; any value gives the
 #: same delays)
 RECORD_CHUNK = 64
@@ -115,8 +117,11 @@ class Sim:
         outages: Sequence[tuple[float, float]] = (),
         retention_s: float = INBOX_RETENTION_S,
         jitter: float = 0.0,
+        capacity: Capacity | None = None,
     ) -> None:
         self.seed = seed
+        #: A's workers, with a capacity model (None: A handles every webhook the moment it arrives)
+        self.workers = Workers(capacity, self.rng(STREAM_SERVICE)) if capacity is not None else None
         #: When A is down: ``(start, end)`` in simulated seconds; its server refuses connections and
         #: its poller does nothing
         self.outages = sorted((float(a), float(b)) for a, b in outages)
@@ -299,8 +304,24 @@ class Sim:
             _, headers, body = delivery.request(now)
             self.at(now + there, self._webhook_arrives, (delivery, headers, body, now, attempt, path, back))
 
-    def _webhook_arrives(self, args: tuple) -> tuple:
+    def _webhook_arrives(self, args: tuple) -> tuple | None:
+        if self.workers is None:
+            return self._webhook_served(args)
         delivery, headers, body, sent, attempt, path, back = args
+        done = self.workers.admit(self.clock.t)  # A's queue: served when a worker is free
+        timeout = self.workers.capacity.timeout_s
+        if done + back - sent > timeout:  # B stops waiting first: a failed attempt, retried later
+            self.at(
+                sent + timeout,
+                self._delivery_answered,
+                (delivery, None, sent, len(body), None, attempt, path),
+            )
+            self.at(done, self._webhook_served, args + (True,))  # A still does the work
+            return None
+        return done, self._webhook_served, args
+
+    def _webhook_served(self, args: tuple) -> tuple | None:
+        delivery, headers, body, sent, attempt, path, back, *abandoned = args
         now = self.clock.t
         if now >= self._forget_at:  # an inbox that keeps ids for retention_s only (never, by default)
             self.shop.forget_old_events(now)
@@ -310,6 +331,8 @@ class Sim:
         status = reply.status
         if self.network.reply_loss_prob and self._reply_lost() < self.network.reply_loss_prob:
             status = None  # A applied it; its 200 never reached B
+        if abandoned:  # B timed out on this attempt already: A's answer goes nowhere
+            return None
         return (now + back, self._delivery_answered,
                 (delivery, status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
 
