@@ -31,9 +31,16 @@ class GroupCommitter:
         self.ctx, self.defer, self.max_group = ctx, defer, max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self.waiting = 0  # events handed over and not yet committed (read for back-pressure)
+        # handed over and committed so far: each written by one thread only (the loop, the writer),
+        # so neither needs a lock, and ``waiting`` is their difference
+        self.submitted = self.committed = 0
         self.commits = 0  # how many commits stored them (a benchmark reads events per commit)
         self.deferred = 0  # events stored in the inbox so far, for the worker to apply
+
+    @property
+    def waiting(self) -> int:
+        """Events handed over and not yet committed (read for back-pressure)."""
+        return self.submitted - self.committed
 
     def start(self) -> None:
         if self._thread is None:
@@ -52,7 +59,7 @@ class GroupCommitter:
             self.start()
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
-        self.waiting += 1
+        self.submitted += 1
         self._queue.put((event, now, loop, answer))
         return await answer
 
@@ -85,7 +92,7 @@ class GroupCommitter:
             failure = ApiError(503, "not_stored", f"A could not store the event ({type(err).__name__}); "
                                "nothing was kept: send it again later")  # fmt: skip
             replies = [WebhookReply(503, failure.to_dict(), None)] * len(group)
-        self.waiting -= len(group)
+        self.committed += len(group)
         kept = sum(r.status == 200 and r.news is None and not r.body["duplicate"] for r in replies)
         self.deferred += kept
         if kept:
