@@ -15,7 +15,6 @@ read: every event A acknowledged must be stored, and each payment fulfilled once
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sqlite3
@@ -26,8 +25,7 @@ import time
 from pathlib import Path
 
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
-from hooklab.core.provider import PaymentProvider
-from hooklab.core.signing import sign_stripe
+from hooklab.lab.hostile import signed_events
 from hooklab.live.processes import Child, free_port, start
 
 TARGET_EVENTS_S, TARGET_SHARE, TARGET_P99_MS = 2000, 0.35, 50
@@ -45,23 +43,6 @@ async def receive(request):
 run(Starlette(routes=[Route("/webhooks/payments", receive, methods=["POST"])]), int(sys.argv[1]),
     log_level="warning")
 """
-
-
-def signed_events(secret: str, count: int, *, size: int = 1024) -> list[tuple[str, bytes]]:
-    """``count`` distinct events (a payment that succeeded each), padded to about ``size`` bytes,
-    signed now with ``secret``: ``(header, body)``."""
-    b = PaymentProvider(seed=7, seeded_ids=True)
-    now = time.time()
-    out = []
-    for _ in range(count):
-        payment_id = b.create_payment(1999, "eur", now, settle=False)["id"]
-        event = b.update_status(payment_id, "succeeded", now)
-        event["data"]["object"]["description"] = ""
-        pad = size - len(json.dumps(event, separators=(",", ":")))
-        event["data"]["object"]["description"] = "x" * max(0, pad)
-        body = json.dumps(event, separators=(",", ":")).encode()
-        out.append((sign_stripe(body, secret, int(now)), body))
-    return out
 
 
 def lua_script(events: list[tuple[str, bytes]], path: Path) -> None:
@@ -123,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         with sqlite3.connect(folder / "a.db") as db:
             [secret] = [row[0] for row in db.execute("SELECT secret FROM webhook_secrets")]
         started = time.perf_counter()
-        events = signed_events(secret, args.events)
+        events = signed_events(secret, args.events, time.time())
         lua_script(events, folder / "events.lua")
         print(
             f"{len(events):,} signed events of {len(events[0][1])} bytes in {time.perf_counter() - started:.1f} s"

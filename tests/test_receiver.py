@@ -6,21 +6,18 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import sqlite3
-import sys
 import threading
-from pathlib import Path
+import time
 
 import httpx
 import pytest
 
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
+from hooklab.lab.hostile import signed_events
 from hooklab.live.processes import free_port, start
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_receiver import signed_events  # noqa: E402 (the benchmark's own signed 1 KB events)
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +41,7 @@ def test_every_event_a_answered_200_is_in_its_database_after_a_sigkill_during_a_
     try:
         with sqlite3.connect(tmp_path / "a.db") as db:
             [secret] = [row[0] for row in db.execute("SELECT secret FROM webhook_secrets")]
-        events = signed_events(secret, 3000)
+        events = signed_events(secret, 3000, time.time())
         acknowledged: list[str] = []
         lock = threading.Lock()
 
@@ -81,7 +78,7 @@ def test_back_pressure_answers_503_with_retry_after_and_stores_nothing_of_what_i
     shop = ShopService("http://127.0.0.1:1", mode="webhook", ack="inbox", work_s=0.3, max_backlog=3,
                        db_path=tmp_path / "a.db")  # fmt: skip
     shop.core.add_webhook_secret("whsec_backpressure")
-    events = signed_events("whsec_backpressure", 12)
+    events = signed_events("whsec_backpressure", 12, time.time())
     with serve(shop.app) as running, httpx.Client(timeout=10) as client:
         answers = [_post(client, running.url + WEBHOOK_PATH, header, body) for header, body in events]
         refused = [a for a in answers if a.status_code == 503]

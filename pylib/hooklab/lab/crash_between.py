@@ -21,6 +21,7 @@ import pandas as pd
 
 from hooklab.core.provider import PaymentProvider
 from hooklab.core.shop import Shop
+from hooklab.lab.hostile import succeeded_event
 from hooklab.live.store import SqliteStore
 
 
@@ -30,9 +31,8 @@ def crash_between(transactions: int, *, seed: int = 5) -> dict:
     What A knows and has shipped, after the crash and after the retry."""
     if transactions not in (1, 2):
         raise ValueError(f"transactions is 1 or 2, got {transactions!r}")
-    b = PaymentProvider(seed=seed, seeded_ids=True)
-    payment_id = b.create_payment(1999, "eur", 0.0, settle=False)["id"]
-    event = b.update_status(payment_id, "succeeded", 1.0)
+    event = succeeded_event(PaymentProvider(seed=seed, seeded_ids=True), 0.0, settled_at=1.0)
+    payment_id = event["data"]["object"]["id"]
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "a.sqlite"
         child = subprocess.run(

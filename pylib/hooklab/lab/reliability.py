@@ -22,6 +22,7 @@ from hooklab.core.provider import PaymentProvider, SettlementModel
 from hooklab.core.retry import POLICIES, retry_policy
 from hooklab.core.shop import Shop
 from hooklab.core.signing import sign_stripe
+from hooklab.lab.hostile import succeeded_event
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import synced, wait_until
 from hooklab.live.serving import serve
@@ -224,9 +225,7 @@ def reconcile_after_outage(*, outage: tuple[float, float] = (3600.0, 40 * 3600.0
 def same_change_two_ids(*, seed: int = 7) -> pd.DataFrame:
     """One change sent twice under two event ids (a sender that mints an id per emission): what A's
     core does with each copy. The id check lets both in; the payment's version stops the second."""
-    b = PaymentProvider(seed=seed, seeded_ids=True)
-    payment_id = b.create_payment(1999, "eur", 0.0, settle=False)["id"]
-    event = b.update_status(payment_id, "succeeded", 1.0)
+    event = succeeded_event(PaymentProvider(seed=seed, seeded_ids=True), 0.0, settled_at=1.0)
     twin = {**event, "id": event["id"] + "_again"}  # the same change, re-emitted under a new id
     shop = Shop()
     rows = []
