@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from hooklab.core.modes import SHOP_MODES, describe
+from hooklab.live.store import SYNCHRONOUS
 from hooklab.sim.choices import ENGINES, MODES, WORKLOADS
 
 DEFAULT_PROVIDER_PORT = 8000
@@ -70,23 +71,20 @@ def _retries(text: str):
     return text
 
 
-def _rate_limit(text: str) -> str:
-    from hooklab.live.ratelimit import parse_rate
-
-    try:
-        parse_rate(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
-
-
 def _endpoint_rate(text: str) -> tuple[int, float]:
+    """``N/S`` as ``(N, S)``, or argparse's error."""
     from hooklab.live.ratelimit import parse_rate
 
     try:
         return parse_rate(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _rate_limit(text: str) -> str:
+    """``N/S`` checked, kept as text (B's rate limiter parses it itself)."""
+    _endpoint_rate(text)
+    return text
 
 
 def _outages(text: str) -> list[tuple[float, float]]:
@@ -370,7 +368,7 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
         "and store nothing, so the sender slows down (default: no limit)",
     )  # fmt: skip
     p.add_argument(
-        "--sqlite-sync", choices=("full", "normal"), default="full",
+        "--sqlite-sync", choices=SYNCHRONOUS, default="full",
         help="with --db: full syncs every commit to disk, so a 200 from A survives a power cut; normal "
         "survives A's crash but may lose the last commits if the machine goes down (default %(default)s)",
     )  # fmt: skip

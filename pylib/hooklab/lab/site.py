@@ -50,7 +50,7 @@ def build(out: Path, folder: Path = ROOT / "notebooks") -> list[Path]:
     from nbconvert import HTMLExporter
 
     paths = series(folder)
-    titles = {p: f"{header_of(p)['number']} · {header_of(p)['title']}" for p in paths}
+    titles = {p: "{number} · {title}".format(**header_of(p)) for p in paths}
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

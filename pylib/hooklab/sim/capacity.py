@@ -39,11 +39,11 @@ class Workers:
 
     capacity: Capacity
     rng: np.random.Generator
-    free_at: list[float] = field(default_factory=list)
-    waits: list[float] = field(default_factory=list)
+    free_at: list[float] = field(init=False)  # a heap: the earliest free worker first
+    waits: list[float] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self.free_at = [0.0] * self.capacity.workers  # a heap: the earliest free worker first
+        self.free_at = [0.0] * self.capacity.workers
 
     def admit(self, now: float) -> float:
         """An event arriving at ``now``: when its service ends (first come, first served)."""
