@@ -382,3 +382,17 @@ def test_reading_times_come_from_the_words_at_the_stated_rates():
     total = sum(reading_time.minutes(json.loads(p.read_text())["cells"])["total"] for p in NOTEBOOKS)
     assert total > 200  # the careful reader needed about 215 minutes, not the 160 once stated
     assert "doi.org/10.1016/j.jml.2019.104047" in prose("notebooks/00-index.ipynb")
+
+
+def test_01s_timeline_draws_a_lane_for_every_record_even_one_that_never_changed():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hooklab.lab import plots_tradeoff
+
+    ax, requests, changes = plots_tradeoff.poll_timeline(30, records=6, rate_per_s=1 / 300, window_s=300)
+    assert changes["payment_id"].nunique() < 6 and requests["path"].nunique() == 6  # one never changed
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"payment {i}" for i in range(1, 7)]
+    plt.close("all")

@@ -72,14 +72,17 @@ def theory_check(run) -> pd.DataFrame:
 
 
 def first_lanes(run, n: int = 4, until_s: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The requests and changes of a run's first ``n`` records (by id order of first change),
-    up to ``until_s``: few enough lanes for :func:`hooklab.lab.plotting.timeline` to stay readable.
+    """The requests and changes of a run's first ``n`` records (those that changed, by first change,
+    then those only polled), up to ``until_s``: few enough lanes for
+    :func:`hooklab.lab.plotting.timeline` to stay readable.
     """
     requests, latencies = run.requests, run.latencies
     if until_s is not None:
         requests = requests[requests["time"] <= until_s]
         latencies = latencies[latencies["changed_at"] <= until_s]
-    ids = list(dict.fromkeys(latencies["payment_id"]))[:n]
+    from hooklab.lab.plotting import lane_order
+
+    ids = lane_order(requests, latencies)[:n]
     paths = {f"/payments/{pid}" for pid in ids}
     return (
         requests[requests["path"].isin(paths)].reset_index(drop=True),

@@ -67,6 +67,13 @@ def new_axes(ncols: int = 1, *, title: str | None = None, width: float | None = 
     return fig, axes
 
 
+def lane_order(requests: pd.DataFrame, latencies: pd.DataFrame) -> list[str]:
+    """The payments a timeline draws, one lane each: those that changed (by first change), then those
+    only polled (a payment that did not change in the window is still asked about)."""
+    polled = [path.rsplit("/", 1)[1] for path in requests["path"] if path.startswith("/payments/")]
+    return list(dict.fromkeys([*latencies["payment_id"], *polled]))
+
+
 def timeline(
     requests: pd.DataFrame,
     latencies: pd.DataFrame,
@@ -98,7 +105,7 @@ def timeline(
     else:
         filled = sent["status"].between(200, 299).fillna(False).to_numpy(dtype=bool)
         labels = ("delivery accepted", "delivery failed (retried later)")
-    lane = {pid: i for i, pid in enumerate(dict.fromkeys(latencies["payment_id"]))}
+    lane = {pid: i for i, pid in enumerate(lane_order(sent, latencies))}
     if mode == "poll":  # each poll on its payment's lane: the gaps between polls are the interval
         y_sent = [lane.get(path.rsplit("/", 1)[-1], -1) for path in sent["path"]]
         ticks = {**{i: f"payment {i + 1}" for i in lane.values()}}
