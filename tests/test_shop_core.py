@@ -132,3 +132,22 @@ def test_signature_errors_name_hooklabs_own_header():
     reply = shop().receive_webhook(b"{}", {SIGNATURE_HEADER: "nonsense"}, NOW)
     assert SIGNATURE_HEADER in reply.body["error"]["message"]
     assert "Stripe-Signature" not in reply.body["error"]["message"]
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_the_inbox_is_applied_oldest_first_a_group_at_a_time(durable, tmp_path):
+    from hooklab.live.store import SqliteStore
+
+    a = Shop(webhook_secrets=[SECRET], defer=True, store=SqliteStore(tmp_path / "a.db") if durable else None)
+    replies = a.accept_webhooks(
+        [(event("evt_1", version=1, status="pending", pid="pay_1"), NOW), (event("evt_2", pid="pay_2"), NOW),
+         (event("evt_3", version=2, pid="pay_1"), NOW), (event("evt_2", pid="pay_2"), NOW)]
+    )  # fmt: skip
+    assert [r.body["duplicate"] for r in replies] == [False, False, False, True]
+    assert [r.news for r in replies[:3]] == [None, None, None]  # waiting, not applied yet
+    assert a.apply_pending(NOW + 1, limit=2) == 2
+    assert [e for e, _, _ in a.pending_events()] == ["evt_3"]
+    assert a.payments["pay_1"]["status"] == "pending" and "pay_2" in a.fulfilments
+    assert a.apply_pending(NOW + 2) == 1 and a.apply_pending(NOW + 3) == 0
+    assert a.payments["pay_1"]["version"] == 2 and dict(a.fulfilments) == {"pay_2": NOW + 1, "pay_1": NOW + 2}
+    assert set(a.processed_events) == {"evt_1", "evt_2", "evt_3"}

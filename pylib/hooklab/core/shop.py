@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import itertools
 from collections import Counter
 from collections.abc import Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ class ShopStore(Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager: ...
 
-    def remember_event(self, event_id: str, at: float) -> None: ...
+    def remember_event(self, event_id: str, at: float) -> None:
+        """Add ``event_id`` to ``processed_events``, first accepted at ``at``."""
 
     def forget_events_before(self, cutoff: float) -> int: ...
 
@@ -86,6 +88,7 @@ class _MemoryEvents:
         self.at: dict[str, float] = {}
 
     def remember_event(self, event_id: str, at: float) -> None:
+        self.ids.add(event_id)
         self.at.setdefault(event_id, at)
 
     def forget_events_before(self, cutoff: float) -> int:
@@ -156,8 +159,7 @@ class Shop:
         with self._atomic():  # remembered and applied (or queued) together, or neither (a crash between)
             if event["id"] in self.processed_events:
                 return False
-            self.processed_events.add(event["id"])
-            self._events.remember_event(event["id"], now)
+            self._events.remember_event(event["id"], now)  # processed from now on, and since when
             if self.defer if defer is None else defer:
                 self.inbox[event["id"]] = (event, via, now)
             else:
@@ -181,6 +183,16 @@ class Shop:
     def pending_events(self) -> list[tuple[str, dict, str]]:
         """``(event_id, event, via)`` of every event accepted and not yet applied, oldest first."""
         return [(event_id, event, via) for event_id, (event, via, _) in self.inbox.items()]
+
+    def apply_pending(self, now: float, limit: int | None = None) -> int:
+        """Apply the events waiting in the inbox (the oldest ``limit`` of them, or all), each with its
+        own snapshot, as they came: one transaction. How many were applied."""
+        with self._atomic():
+            pending = list(itertools.islice(self.inbox.items(), limit))
+            for event_id, (event, via, _) in pending:
+                del self.inbox[event_id]
+                self._applied(event_id, event["data"]["object"], via, now)
+        return len(pending)
 
     def apply_event(self, event_id: str, payment: Mapping, now: float) -> bool:
         """Apply an inbox event, with ``payment`` its snapshot (or the current state fetched from B,

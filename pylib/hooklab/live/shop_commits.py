@@ -97,10 +97,14 @@ class GroupCommitter:
         self.deferred += kept
         if kept:
             self.ctx.inbox_wake.set()  # deferred events wait in the inbox: wake the worker
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (_, _, loop, answer), reply in zip(group, replies, strict=True):
-            loop.call_soon_threadsafe(_settle, answer, reply)
+            by_loop.setdefault(loop, []).append((answer, reply))
+        for loop, answers in by_loop.items():  # one wake-up of each loop for the whole group
+            loop.call_soon_threadsafe(_settle, answers)
 
 
-def _settle(answer: asyncio.Future, reply: WebhookReply) -> None:
-    if not answer.done():  # the request may have been cancelled (the client went away)
-        answer.set_result(reply)
+def _settle(answers: list[tuple[asyncio.Future, WebhookReply]]) -> None:
+    for answer, reply in answers:
+        if not answer.done():  # the request may have been cancelled (the client went away)
+            answer.set_result(reply)

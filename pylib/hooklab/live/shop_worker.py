@@ -10,6 +10,7 @@ forgets old event ids.
 from __future__ import annotations
 
 from hooklab.core.contract import PAYMENTS_PATH
+from hooklab.live.shop_commits import MAX_GROUP
 from hooklab.live.shop_context import ShopContext
 
 
@@ -26,11 +27,13 @@ class InboxWorker:
         return response.json() if response is not None and response.status_code == 200 else None
 
     def work_once(self) -> int:
-        """Apply every event waiting in the inbox; how many were applied."""
+        """Apply the events waiting in the inbox (at most :data:`MAX_GROUP` in one transaction, so the
+        endpoint's commits wait at most that long); how many were applied."""
+        if self.ctx.on_event == "apply" and not self.ctx.work_s:
+            with self.ctx.lock:  # read and applied under one lock: no other thread applies them between
+                return self.ctx.core.apply_pending(self.ctx.clock.now(), limit=MAX_GROUP)
         with self.ctx.lock:
             pending = self.ctx.core.pending_events()
-        if pending and self.ctx.on_event == "apply" and not self.ctx.work_s:
-            return self._apply_group(pending)
         done = 0
         for event_id, event, _via in pending:
             applied = self.work_on(event_id, event)
@@ -38,16 +41,6 @@ class InboxWorker:
                 break  # B is down: the event stays in the inbox for the next round
             done += applied
         return done
-
-    def _apply_group(self, pending: list) -> int:
-        """Apply every waiting event as it came, in one transaction."""
-        ctx = self.ctx
-        with ctx.lock, ctx.core.atomic():
-            now = ctx.clock.now()
-            waiting = [(event_id, event) for event_id, event, _via in pending if event_id in ctx.core.inbox]
-            for event_id, event in waiting:
-                ctx.core.apply_event(event_id, event["data"]["object"], now)
-        return len(waiting)
 
     def work_on(self, event_id: str, event: dict) -> bool | None:
         """Apply one inbox event (re-fetching its payment first with ``on_event="refetch"``): whether
