@@ -139,3 +139,26 @@ def test_the_questions_asked_for_every_event_use_an_index(tmp_path):
     }
     assert all("USING" in plan and "INDEX" in plan for plan in plans.values()), plans
     store.close()
+
+
+def test_the_oldest_inbox_events_are_read_a_page_at_a_time(tmp_path):
+    """Taking the oldest few of a large inbox reads a page, not every row: draining a backlog stays
+    linear in its size. Iterating while rows are deleted sees each row once, in order."""
+    import itertools
+
+    store = SqliteStore(tmp_path / "a.db")
+    with store.transaction():
+        for i in range(1000):
+            store.inbox[f"evt_{i}"] = ({"id": f"evt_{i}"}, "webhook", NOW + i)
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    oldest = list(itertools.islice(store.inbox.items(), 3))
+    store._conn.set_trace_callback(None)
+    assert [k for k, _ in oldest] == ["evt_0", "evt_1", "evt_2"] and oldest[0][1][1:] == ("webhook", NOW)
+    assert len(statements) == 1 and "LIMIT" in statements[0]
+    seen = []
+    for event_id, _ in store.inbox.items():
+        seen.append(event_id)
+        del store.inbox[event_id]
+    assert seen == [f"evt_{i}" for i in range(1000)] and len(store.inbox) == 0
+    store.close()

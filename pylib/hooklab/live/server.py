@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import Match, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hooklab.core.clock import Clock
@@ -27,6 +28,18 @@ from hooklab.core.contract import HEALTH_PATH, MAX_BODY_BYTES, SENDER_HEADER
 from hooklab.core.errors import ApiError
 from hooklab.live.models import ErrorBody
 from hooklab.measure.requestlog import RequestLog
+
+
+class RawRoute(APIRoute):
+    """A route whose endpoint takes the :class:`Request` and returns the response itself, as the
+    webhook endpoint does (it reads the raw bytes before anything parses them). FastAPI documents it
+    in OpenAPI like any route; Starlette calls it, as a plain Starlette route, without FastAPI's
+    per-request parameter solving and exit stacks, which such an endpoint does not use and which
+    cost A's webhook a tenth of its rate (benchmarks/bench_receiver.py)."""
+
+    def __init__(self, path: str, endpoint: Callable, **kwargs) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = request_response(endpoint)
 
 
 class _BodyTooLarge(HTTPException):

@@ -38,7 +38,7 @@ from hooklab.core.shop import PollSchedule, Shop, WebhookReply
 from hooklab.live.client import LoggingTransport, ThreadedTransport, logging_client
 from hooklab.live.clocks import WaitableClock, WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
-from hooklab.live.server import documented, make_app, mark
+from hooklab.live.server import RawRoute, documented, make_app, mark
 from hooklab.live.shop_commits import GroupCommitter
 from hooklab.live.shop_context import ShopContext
 from hooklab.live.shop_poller import Poller
@@ -182,9 +182,10 @@ class ShopService:
             extra = (
                 {"requestBody": {"required": True, "content": event_body}} if path == WEBHOOK_PATH else None
             )
-            self.app.add_api_route(
+            self.app.router.add_api_route(
                 path, handler, methods=[method], status_code=status,
                 responses=documented(status, model, *errors), openapi_extra=extra,
+                route_class_override=RawRoute if path == WEBHOOK_PATH else None,
             )  # fmt: skip
 
     # --- what the parts share, read from outside ---------------------------------------------

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, MutableMapping, MutableSet
+from collections.abc import ItemsView, Iterator, MutableMapping, MutableSet
 from pathlib import Path
 
 _SCHEMA = """
@@ -92,19 +92,33 @@ class _EventIds(MutableSet):
 
 class _Table(MutableMapping):
     """``{key: value}`` on one table's ``key`` and ``value`` columns (values through ``dump``/``load``),
-    iterated in insertion order."""
+    iterated in insertion order (``seq``) or, without ``seq``, by key.
+
+    Iteration reads a page at a time, so taking the oldest few of a large inbox reads only those
+    (reading every key first made draining a backlog of N events take time growing as N squared).
+    """
 
     def __init__(self, store: SqliteFile, table: str, key: str, columns: tuple[str, ...], dump, load) -> None:
         self._store, self._table, self._key, self._columns = store, table, key, columns
         self._dump, self._load = dump, load
-        order = "seq" if table != "meta" else "key"
+        order, self._first = ("seq", -1) if table != "meta" else (key, "")
         cols = ", ".join(columns)
         # the table and column names are ours, never a caller's
         self._get = f"SELECT {cols} FROM {table} WHERE {key} = ?"  # noqa: S608
         self._set = (f"INSERT INTO {table} ({key}, {cols}) VALUES (?{', ?' * len(columns)}) "  # noqa: S608
                      f"ON CONFLICT({key}) DO UPDATE SET "
                      + ", ".join(f"{c} = excluded.{c}" for c in columns))  # fmt: skip
-        self._all = f"SELECT {key} FROM {table} ORDER BY {order}"  # noqa: S608
+        # keyset pages: rows deleted or added between two pages never make one be skipped or repeated
+        self._page = f"SELECT {order}, {key}, {cols} FROM {table} WHERE {order} > ? ORDER BY {order} LIMIT ?"  # noqa: S608
+
+    def _rows(self) -> Iterator[tuple]:
+        after = self._first
+        while True:
+            rows = self._store.execute(self._page, (after, _PAGE)).fetchall()
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
 
     def __getitem__(self, k: str):
         row = self._store.execute(self._get, (k,)).fetchone()
@@ -120,10 +134,25 @@ class _Table(MutableMapping):
             raise KeyError(k)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([row[0] for row in self._store.execute(self._all)])
+        return (row[1] for row in self._rows())
+
+    def items(self) -> ItemsView:
+        return _TableItems(self)
 
     def __len__(self) -> int:
         return self._store.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()[0]  # noqa: S608
+
+
+class _TableItems(ItemsView):
+    """``(key, value)`` pairs read with their rows, a page at a time (not one query per key)."""
+
+    def __iter__(self) -> Iterator[tuple]:
+        table = self._mapping
+        return ((row[1], table._load(row[2:])) for row in table._rows())
+
+
+#: Rows read at a time when a table is iterated.
+_PAGE = 256
 
 
 class _Fulfilments(MutableMapping):
