@@ -24,7 +24,7 @@ import contextlib
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Mapping, MutableMapping, MutableSet, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,8 +74,8 @@ class ShopStore(Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager: ...
 
-    def remember_event(self, event_id: str, at: float) -> None:
-        """Add ``event_id`` to ``processed_events``, first accepted at ``at``."""
+    def remember_events(self, accepted: Sequence[tuple[str, float]]) -> None:
+        """Add ``(event_id, first accepted at)`` pairs to ``processed_events``."""
 
     def forget_events_before(self, cutoff: float) -> int: ...
 
@@ -87,9 +87,10 @@ class _MemoryEvents:
         self.ids = ids
         self.at: dict[str, float] = {}
 
-    def remember_event(self, event_id: str, at: float) -> None:
-        self.ids.add(event_id)
-        self.at.setdefault(event_id, at)
+    def remember_events(self, accepted: Sequence[tuple[str, float]]) -> None:
+        for event_id, at in accepted:
+            self.ids.add(event_id)
+            self.at.setdefault(event_id, at)
 
     def forget_events_before(self, cutoff: float) -> int:
         old = [e for e, t in self.at.items() if t < cutoff]
@@ -140,37 +141,77 @@ class Shop:
         Older or equal versions are ignored, so late or duplicated snapshots never move A's view
         backwards (ordering: notebooks/02-webhooks.ipynb, section 5.4).
         """
-        known = self.payments.get(payment["id"])
-        if known is not None and payment["version"] <= known["version"]:
-            return False
-        with self._atomic():  # the payment and its fulfilment together, or neither
-            self.payments[payment["id"]] = dict(payment)
-            if payment["status"] == "succeeded" and payment["id"] not in self.fulfilments:
-                self.fulfilments[payment["id"]] = now
-                self.fulfil_count[payment["id"]] += 1
-        self.observations.append(Observation(payment["id"], payment["version"], payment["status"], now, via))
-        return True
+        return self._apply_many([(None, payment, via, now)])[0]
+
+    def _apply_many(self, snapshots: Sequence[tuple[str | None, Mapping, str, float]]) -> list[bool]:
+        """Take snapshots ``(event id or None, payment, via, seen at)`` in order, in one transaction:
+        whether each was news. A group reads what A knew of its payments once and writes once (a
+        store does each in one statement, not one per event), and a payment that succeeded is
+        fulfilled together with its new state, once."""
+        learned: list[Observation] = []
+        news: list[bool] = []
+        with self._atomic():  # the payments and their fulfilments together, or neither
+            ids = {payment["id"] for _, payment, _, _ in snapshots}
+            latest, fulfilled = read_many(self.payments, ids), read_many(self.fulfilments, ids)
+            changed: dict[str, dict] = {}
+            shipped: dict[str, float] = {}
+            for event_id, payment, via, now in snapshots:
+                if event_id is not None:
+                    self.applications[event_id] += 1
+                pid, known = payment["id"], latest.get(payment["id"])
+                news.append(known is None or payment["version"] > known["version"])
+                if not news[-1]:
+                    continue
+                latest[pid] = changed[pid] = dict(payment)
+                if payment["status"] == "succeeded" and pid not in fulfilled:
+                    fulfilled[pid] = shipped[pid] = now
+                    self.fulfil_count[pid] += 1
+                learned.append(Observation(pid, payment["version"], payment["status"], now, via))
+            self.payments.update(changed)
+            self.fulfilments.update(shipped)
+        self.observations.extend(learned)
+        return news
 
     # --- the inbox ------------------------------------------------------------------------
     def accept(self, event: dict, via: str, now: float, *, defer: bool | None = None) -> bool:
         """Take a verified event (a webhook, or a page of ``GET /events`` when reconciling): ``False``
         if A has it already (a duplicate); else it is remembered and applied, or with ``defer``
         left in the inbox for :meth:`apply_event`."""
-        with self._atomic():  # remembered and applied (or queued) together, or neither (a crash between)
-            if event["id"] in self.processed_events:
-                return False
-            self._events.remember_event(event["id"], now)  # processed from now on, and since when
+        return self._accept_many([(event, via, now)], defer)[0][0]
+
+    def _accept_many(
+        self, events: Sequence[tuple[dict, str, float]], defer: bool | None
+    ) -> list[tuple[bool, bool | None]]:
+        """Accept events ``(event, via, arrived at)`` in one transaction: for each, whether it was new
+        to A (not a duplicate, also of one earlier in the group) and whether A learned something
+        from it (``None`` while it waits in the inbox). Remembered and applied (or queued) together,
+        or neither: a crash between would lose an event or apply one twice."""
+        answers: list[tuple[bool, bool | None]] = [(False, False)] * len(events)
+        with self._atomic():
+            seen = among(self.processed_events, {event["id"] for event, _, _ in events})
+            fresh: list[int] = []  # positions of the new events
+            for i, (event, _, _) in enumerate(events):
+                if event["id"] not in seen:
+                    seen.add(event["id"])
+                    fresh.append(i)
+            new = [events[i] for i in fresh]
+            self._events.remember_events([(event["id"], now) for event, _, now in new])
             if self.defer if defer is None else defer:
-                self.inbox[event["id"]] = (event, via, now)
+                self.inbox.update({event["id"]: (event, via, now) for event, via, now in new})
+                learned: list[bool | None] = [None] * len(new)
             else:
-                self._applied(event["id"], event["data"]["object"], via, now)
-        return True
+                learned = list(
+                    self._apply_many([(e["id"], e["data"]["object"], via, now) for e, via, now in new])
+                )
+        for i, news in zip(fresh, learned, strict=True):
+            answers[i] = (True, news)
+        return answers
 
     def accept_page(self, events: Sequence[dict], via: str, now: float) -> int:
         """Accept a page of B's events (a reconciliation or feed read, a streamed event) and move the
         cursor (``meta["cursor"]``) past it, in one transaction; how many were new to A."""
         with self._atomic():
-            new = sum(self.accept(event, via, now) for event in events)
+            new = sum(fresh for fresh, _ in self._accept_many([(event, via, now) for event in events], None))
             if events:
                 self.meta["cursor"] = events[-1]["id"]
         return new
@@ -189,9 +230,10 @@ class Shop:
         own snapshot, as they came: one transaction. How many were applied."""
         with self._atomic():
             pending = list(itertools.islice(self.inbox.items(), limit))
-            for event_id, (event, via, _) in pending:
-                del self.inbox[event_id]
-                self._applied(event_id, event["data"]["object"], via, now)
+            remove_many(self.inbox, [event_id for event_id, _ in pending])
+            self._apply_many(
+                [(event_id, event["data"]["object"], via, now) for event_id, (event, via, _) in pending]
+            )
         return len(pending)
 
     def apply_event(self, event_id: str, payment: Mapping, now: float) -> bool:
@@ -199,11 +241,7 @@ class Shop:
         with ``--on-event refetch``), and take it out of the inbox: one transaction. News -> True."""
         with self._atomic():
             _, via, _ = self.inbox.pop(event_id)
-            return self._applied(event_id, payment, via, now)
-
-    def _applied(self, event_id: str, payment: Mapping, via: str, now: float) -> bool:
-        self.applications[event_id] += 1
-        return self.apply(payment, via, now)
+            return self._apply_many([(event_id, payment, via, now)])[0]
 
     def forget_old_events(self, now: float) -> int:
         """Forget event ids accepted over ``retention_s`` ago (the inbox cannot grow for ever);
@@ -269,21 +307,13 @@ class Shop:
     ) -> list[WebhookReply]:
         """Accept verified events ``(event, arrived at)`` in one transaction (a group commit: the
         store commits once for them all, or not at all); a reply for each, duplicates included."""
-        replies = []
-        with self._atomic():
-            for event, now in events:
-                seen = len(self.observations)
-                if not self.accept(event, "webhook", now, defer=defer):
-                    replies.append(
-                        WebhookReply(200, {"received": True, "duplicate": True, "event": event["id"]}, False)
-                    )
-                    continue
-                # news: A learned something (applied at once), or None while it waits in the inbox
-                news = None if (self.defer if defer is None else defer) else len(self.observations) > seen
-                replies.append(
-                    WebhookReply(200, {"received": True, "duplicate": False, "event": event["id"]}, news)
-                )
-        return replies
+        accepted = self._accept_many([(event, "webhook", now) for event, now in events], defer)
+        return [
+            WebhookReply(
+                200, {"received": True, "duplicate": not new, "event": event["id"]}, news if new else False
+            )
+            for (event, _), (new, news) in zip(events, accepted, strict=True)
+        ]
 
     def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:
         if len(body) > MAX_BODY_BYTES:
@@ -374,3 +404,28 @@ class PollSchedule:
 
     def __len__(self) -> int:
         return len(self._next_at)
+
+
+# --- many keys at once ---------------------------------------------------------------------------
+# A store's tables answer for a whole group in one statement (``read_many``, ``among``,
+# ``remove_many``; ``update`` is a mapping's own); plain dicts and sets, one key at a time.
+def read_many(table: Mapping, keys: Iterable[str]) -> dict:
+    """``{key: table[key]}`` for those of ``keys`` that ``table`` has."""
+    many = getattr(table, "read_many", None)
+    return many(keys) if many is not None else {k: table[k] for k in keys if k in table}
+
+
+def among(ids: MutableSet[str], keys: Iterable[str]) -> set[str]:
+    """Those of ``keys`` that are in ``ids``."""
+    many = getattr(ids, "among", None)
+    return many(keys) if many is not None else {k for k in keys if k in ids}
+
+
+def remove_many(table: MutableMapping, keys: Sequence[str]) -> None:
+    """Delete ``keys`` (all present) from ``table``."""
+    many = getattr(table, "remove_many", None)
+    if many is not None:
+        many(keys)
+        return
+    for key in keys:
+        del table[key]

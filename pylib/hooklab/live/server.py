@@ -329,6 +329,9 @@ def make_app(
         strict_content_type=False,
         # no "valid" badge fetched from validator.swagger.io: nothing leaves the machine
         swagger_ui_parameters={"validatorUrl": None},
+        # FastAPI's OpenTelemetry spans and metrics: off (nothing here exports them, and asking on
+        # every request whether a provider was configured cost A's webhook measurable time)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         middleware=[
             Middleware(RequestLogMiddleware, log=log, name=name, clock=clock, kinds=kinds),
             *middleware,  # inside the log, so a refused request is logged too (B's rate limit)

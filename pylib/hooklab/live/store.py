@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import ItemsView, Iterator, MutableMapping, MutableSet
+from collections.abc import ItemsView, Iterable, Iterator, MutableMapping, MutableSet, Sequence
 from pathlib import Path
 
 _SCHEMA = """
@@ -48,11 +48,23 @@ class _Payments(MutableMapping):
             raise KeyError(payment_id)
         return json.loads(row[0])
 
+    _SET = "INSERT INTO payments (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body"
+
     def __setitem__(self, payment_id: str, payment: dict) -> None:
-        self._store.execute(
-            "INSERT INTO payments (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-            (payment_id, json.dumps(payment, sort_keys=True)),
+        self._store.execute(self._SET, (payment_id, json.dumps(payment, sort_keys=True)))
+
+    def update(self, other=(), /, **kwargs) -> None:
+        """Write many payments in one statement."""
+        self._store.executemany(
+            self._SET, [(k, json.dumps(v, sort_keys=True)) for k, v in dict(other, **kwargs).items()]
         )
+
+    def read_many(self, ids: Iterable[str]) -> dict[str, dict]:
+        """Those of ``ids`` A knows, read in one statement."""
+        return {
+            k: json.loads(body)
+            for k, body in self._store.rows_in("SELECT id, body FROM payments WHERE id IN ({})", ids)
+        }
 
     def __delitem__(self, payment_id: str) -> None:
         if self._store.execute("DELETE FROM payments WHERE id = ?", (payment_id,)).rowcount == 0:
@@ -79,6 +91,12 @@ class _EventIds(MutableSet):
 
     def add(self, event_id: str) -> None:
         self._store.execute("INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (event_id,))
+
+    def among(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that were processed, asked in one statement."""
+        return {
+            row[0] for row in self._store.rows_in("SELECT id FROM processed_events WHERE id IN ({})", ids)
+        }
 
     def discard(self, event_id: str) -> None:
         self._store.execute("DELETE FROM processed_events WHERE id = ?", (event_id,))
@@ -109,16 +127,17 @@ class _Table(MutableMapping):
                      f"ON CONFLICT({key}) DO UPDATE SET "
                      + ", ".join(f"{c} = excluded.{c}" for c in columns))  # fmt: skip
         # keyset pages: rows deleted or added between two pages never make one be skipped or repeated
+        self._delete = f"DELETE FROM {table} WHERE {key} = ?"  # noqa: S608
         self._page = f"SELECT {order}, {key}, {cols} FROM {table} WHERE {order} > ? ORDER BY {order} LIMIT ?"  # noqa: S608
 
     def _rows(self) -> Iterator[tuple]:
-        after = self._first
+        after, page = self._first, _FIRST_PAGE
         while True:
-            rows = self._store.execute(self._page, (after, _PAGE)).fetchall()
+            rows = self._store.execute(self._page, (after, page)).fetchall()
             yield from rows
-            if len(rows) < _PAGE:
+            if len(rows) < page:
                 return
-            after = rows[-1][0]
+            after, page = rows[-1][0], min(2 * page, _PAGE)  # a few first; more if more are wanted
 
     def __getitem__(self, k: str):
         row = self._store.execute(self._get, (k,)).fetchone()
@@ -129,9 +148,17 @@ class _Table(MutableMapping):
     def __setitem__(self, k: str, value) -> None:
         self._store.execute(self._set, (k, *self._dump(value)))
 
+    def update(self, other=(), /, **kwargs) -> None:
+        """Write many rows in one statement (in order: the inbox keeps arrival order)."""
+        self._store.executemany(self._set, [(k, *self._dump(v)) for k, v in dict(other, **kwargs).items()])
+
     def __delitem__(self, k: str) -> None:
-        if self._store.execute(f"DELETE FROM {self._table} WHERE {self._key} = ?", (k,)).rowcount == 0:  # noqa: S608
+        if self._store.execute(self._delete, (k,)).rowcount == 0:
             raise KeyError(k)
+
+    def remove_many(self, keys: Sequence[str]) -> None:
+        """Delete many rows in one statement."""
+        self._store.executemany(self._delete, [(k,) for k in keys])
 
     def __iter__(self) -> Iterator[str]:
         return (row[1] for row in self._rows())
@@ -151,8 +178,11 @@ class _TableItems(ItemsView):
         return ((row[1], table._load(row[2:])) for row in table._rows())
 
 
-#: Rows read at a time when a table is iterated.
-_PAGE = 256
+#: Rows read at a time when a table is iterated: the first page, then twice as many each time, up
+#: to the last figure (taking the oldest few reads few; reading them all takes few statements).
+_FIRST_PAGE, _PAGE = 16, 512
+#: Keys in one ``IN (...)`` (SQLite allows 32,766 parameters a statement since 3.32; older, 999).
+_IN_CHUNK = 500
 
 
 class _Fulfilments(MutableMapping):
@@ -172,10 +202,20 @@ class _Fulfilments(MutableMapping):
             raise KeyError(payment_id)
         return row[0]
 
+    _ADD = "INSERT INTO fulfilments (payment_id, fulfilled_at) VALUES (?, ?)"
+
     def __setitem__(self, payment_id: str, at: float) -> None:
-        self._store.execute(
-            "INSERT INTO fulfilments (payment_id, fulfilled_at) VALUES (?, ?)", (payment_id, at)
-        )
+        self._store.execute(self._ADD, (payment_id, at))
+
+    def update(self, other=(), /, **kwargs) -> None:
+        """Record many fulfilments in one statement."""
+        self._store.executemany(self._ADD, list(dict(other, **kwargs).items()))
+
+    def read_many(self, ids: Iterable[str]) -> dict[str, float]:
+        """``{payment_id: fulfilled_at}`` for those of ``ids`` fulfilled, asked in one statement."""
+        return dict(self._store.rows_in(
+            "SELECT payment_id, MIN(fulfilled_at) FROM fulfilments WHERE payment_id IN ({}) GROUP BY payment_id", ids
+        ))  # fmt: skip
 
     def __delitem__(self, payment_id: str) -> None:  # pragma: no cover - a shipped order stays shipped
         raise TypeError("a fulfilment cannot be undone")
@@ -222,6 +262,21 @@ class SqliteFile:
         with self._lock:
             return self._conn.execute(sql, params)
 
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        """One statement for many rows (one call into SQLite for a whole group, not one per row)."""
+        if rows:
+            with self._lock:
+                self._conn.executemany(sql, rows)
+
+    def rows_in(self, sql: str, keys: Iterable[str]) -> list[tuple]:
+        """The rows of ``sql`` whose ``IN ({})`` holds ``keys``, at most :data:`_IN_CHUNK` keys a statement."""
+        keys = list(keys)
+        rows: list[tuple] = []
+        for at in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[at : at + _IN_CHUNK]
+            rows += self.execute(sql.format(", ".join("?" * len(chunk))), tuple(chunk)).fetchall()
+        return rows
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all (nested calls join the outer one)."""
@@ -267,12 +322,12 @@ class SqliteStore(SqliteFile):
         self.meta: MutableMapping[str, str] = _Table(self, "meta", "key", ("value",), lambda v: (v,),
                                                      lambda row: row[0])  # fmt: skip
 
-    def remember_event(self, event_id: str, at: float) -> None:
-        """Add a processed event id, first accepted at ``at`` (one statement: this runs per event)."""
-        self.execute(
+    def remember_events(self, accepted: Sequence[tuple[str, float]]) -> None:
+        """Add processed event ids with when each was first accepted, in one statement."""
+        self.executemany(
             "INSERT INTO processed_events (id, at) VALUES (?, ?) "
             "ON CONFLICT(id) DO UPDATE SET at = excluded.at WHERE processed_events.at IS NULL",
-            (event_id, at),
+            list(accepted),
         )
 
     def forget_events_before(self, cutoff: float) -> int:
