@@ -26,15 +26,14 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from hooklab.core.contract import FINAL_STATUSES, MAX_BODY_BYTES, SIGNATURE_HEADER, parse_json, validate_event
 from hooklab.core.errors import ApiError
 from hooklab.core.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """A learned a new version of a payment at ``learned_at`` (via ``poll`` or ``webhook``)."""
 
     payment_id: str
@@ -128,13 +127,21 @@ class Shop:
         self._atomic = store.transaction if store else contextlib.nullcontext
         for secret in webhook_secrets:
             self.add_webhook_secret(secret)
-        self.observations: list[Observation] = []  # the experiment's record, not business state
+        # the experiment's record, not business state: plain tuples, which Python's collector stops
+        # tracking (a long-running A keeps one per change; as objects, even named tuples, they made
+        # every full collection walk them all: pauses of 20-80 ms under load)
+        self._learned: list[tuple] = []
         self.applications: Counter[str] = Counter()  # event id -> times applied (should be 1)
         self.fulfil_count: Counter[str] = Counter()  # payment id -> times fulfilled (should be 1)
         self.tolerance_s = tolerance_s
         self.rejections: list[tuple[float, str]] = []  # (time, reason): what was refused, for the notebooks
 
     # --- knowledge ------------------------------------------------------------------------
+    @property
+    def observations(self) -> list[Observation]:
+        """Every time A learned a newer version of a payment, in order (a new list each time)."""
+        return [Observation._make(row) for row in self._learned]
+
     def apply(self, payment: Mapping, via: str, now: float) -> bool:
         """Take a payment snapshot, seen at ``now``; return ``True`` if it is newer than what A knew (news).
 
@@ -148,7 +155,7 @@ class Shop:
         whether each was news. A group reads what A knew of its payments once and writes once (a
         store does each in one statement, not one per event), and a payment that succeeded is
         fulfilled together with its new state, once."""
-        learned: list[Observation] = []
+        learned: list[tuple] = []
         news: list[bool] = []
         with self._atomic():  # the payments and their fulfilments together, or neither
             ids = {payment["id"] for _, payment, _, _ in snapshots}
@@ -166,10 +173,10 @@ class Shop:
                 if payment["status"] == "succeeded" and pid not in fulfilled:
                     fulfilled[pid] = shipped[pid] = now
                     self.fulfil_count[pid] += 1
-                learned.append(Observation(pid, payment["version"], payment["status"], now, via))
+                learned.append((pid, payment["version"], payment["status"], now, via))
             self.payments.update(changed)
             self.fulfilments.update(shipped)
-        self.observations.extend(learned)
+        self._learned += learned
         return news
 
     # --- the inbox ------------------------------------------------------------------------
