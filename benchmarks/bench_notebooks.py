@@ -65,9 +65,11 @@ INVITED: dict[str, list[tuple[str, str]]] = {
 
 #: A cell runs the simulation if it calls one of these, and is live if it starts real servers.
 SIMULATED = ("simulate(", "sweep(", "scan(", "interval_explorer", "poll_timeline(", "delivered_share(",
-             "inbox_memory(", "rate_limit_plan(", "freshness_points(", "budget_allocations(")  # fmt: skip
+             "inbox_memory(", "rate_limit_plan(", "freshness_points(", "budget_allocations(", "burst_table(",
+             "burst_arrivals(", "herd_table(", "pull_under_burst(")  # fmt: skip
 LIVE = ("live_pair(", "webhook_pair(", "run_live(", "serve(", "ProviderService(", "chaos_run(", "ack_comparison(",
-        "concurrent_duplicates(", "healthy_beside_dead(", "recovery_demo(")  # fmt: skip
+        "concurrent_duplicates(", "healthy_beside_dead(", "recovery_demo(", "knee(", "herd_live(",
+        "cpu_per_change(")  # fmt: skip
 
 
 def kind(source: str) -> str:

@@ -230,6 +230,9 @@ def test_every_named_exercise_is_right_only_for_its_worked_value():
         "05-shopify-share": ({}, 0.0, 0.5),
         "06-share-304": ({}, 0.37, 0.63),
         "06-naive-interval": ({}, 1440, 720),
+        "07-capacity": ({}, 80, 20),
+        "07-drain-time": ({}, 200, 150),
+        "07-throttled-send": ({}, 59, 50),
     }  # fmt: skip
     assert set(cases) == set(answers.EXERCISES)
     for name, (context, right, wrong) in cases.items():

@@ -120,3 +120,68 @@ def test_b_sends_an_endpoint_at_most_its_rate_however_large_the_backlog():
     # a bucket of 5, refilled at 5 a second: the k-th attempt no sooner than (k - 5) / 5 s after the first
     assert all(t - starts[0] >= (k - 5) * 0.2 - 0.05 for k, t in enumerate(starts))
     assert starts[-1] - starts[0] >= 1.8  # 15 attempts could not all go at once
+
+
+@pytest.mark.parametrize("handlers", [1, 4])
+def test_an_inline_a_works_on_at_most_its_handlers_events_at_once(tmp_path, handlers):
+    """``--handlers N`` bounds A's inline work: 4 events of 0.2 s each take 0.8 s with one handler
+    (each waits for the one before), 0.2 s with four (A's capacity: N / work seconds)."""
+    shop = ShopService("http://127.0.0.1:1", mode="webhook", ack="inline", work_s=0.2, handlers=handlers,
+                       db_path=tmp_path / "a.db")  # fmt: skip
+    shop.core.add_webhook_secret("whsec_handlers")
+    events = signed_events("whsec_handlers", 4, time.time())
+    with serve(shop.app) as running, httpx.Client(timeout=10) as client:
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda e: _post(client, running.url + WEBHOOK_PATH, *e), events))
+        took = time.monotonic() - started
+    shop.close()
+    assert [a.status_code for a in answers] == [200] * 4
+    if handlers == 1:
+        assert took >= 0.8  # one at a time: a floor, whatever the machine
+    else:
+        assert took < 0.8  # side by side
+
+
+def test_b_says_on_its_health_how_many_requests_and_bytes_it_served():
+    from hooklab.live.provider_app import ProviderService
+
+    b = ProviderService()
+    with serve(b.app) as running, httpx.Client(base_url=running.url, timeout=5) as client:
+        before = client.get("/health").json()["traffic"]
+        client.post("/payments", json={"amount": 100, "currency": "eur"})
+        after = client.get("/health").json()["traffic"]
+    assert after["requests"] == before["requests"] + 2  # the payment and the first health check
+    assert after["bytes"] > before["bytes"] + 100
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_a_bug_in_as_own_work_sets_the_event_aside_and_the_inbox_moves_on(tmp_path, durable, monkeypatch):
+    """Never a 500 for A's own bug: the endpoint stores and answers 200; the worker's work on one
+    event raises; that event goes to the dead letters with its error, the others are applied, and
+    later events still are."""
+    shop = ShopService("http://127.0.0.1:1", mode="webhook", ack="inbox",
+                       db_path=tmp_path / "a.db" if durable else None)  # fmt: skip
+    shop.core.add_webhook_secret("whsec_poison")
+    events = signed_events("whsec_poison", 4, time.time())
+    poison = json.loads(events[1][1])["data"]["object"]["id"]
+    real_apply = shop.core._apply_many
+
+    def buggy(snapshots):  # a bug that shows on one payment only
+        if any(payment["id"] == poison for _, payment, _, _ in snapshots):
+            raise ZeroDivisionError("the handler divided by the amount of discount")
+        return real_apply(snapshots)
+
+    monkeypatch.setattr(shop.core, "_apply_many", buggy)
+    with serve(shop.app) as running, httpx.Client(timeout=10) as client:
+        answers = [_post(client, running.url + WEBHOOK_PATH, *e) for e in events[:3]]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        wait_until(lambda: not shop.core.inbox and len(shop.core.dead_letters) == 1, 10, "the worker")
+        assert _post(client, running.url + WEBHOOK_PATH, *events[3]).status_code == 200
+        wait_until(lambda: len(shop.core.payments) == 3, 10, "the next event to be applied")
+    [(event_id, (event, via, error, _at))] = shop.core.dead_letters.items()
+    assert (
+        event["data"]["object"]["id"] == poison and via == "webhook" and error.startswith("ZeroDivisionError")
+    )
+    assert poison not in shop.core.payments and event_id in shop.core.processed_events
+    shop.close()

@@ -41,3 +41,68 @@ def test_an_overloaded_a_that_answers_late_makes_b_retry_and_a_faster_one_does_n
     assert storm["lost"] > 0  # ... until B's schedule runs out for many of them
     assert calm["retries"] < calm["changes"] / 100 and calm["lost"] == 0  # two workers keep up
     assert storm["applied_twice"] == 0  # the inbox still applies each event once
+
+
+def test_an_inbox_answers_at_once_so_a_burst_costs_no_retries_and_back_pressure_loses_nothing():
+    from hooklab.lab import stability
+
+    table = stability.burst_table()
+    inline, inbox, refusing, throttled = (table.loc[name] for name in stability.RECEIVERS)
+    assert inline.attempts_per_event > 3 and inline.timed_out > 1000  # the storm
+    assert inline.A_busy_s > 4 * inbox.A_busy_s  # A worked on copies B had stopped waiting for
+    assert inbox.attempts == inbox.events and inbox.timed_out == 0  # the inbox absorbs it ...
+    assert inbox.max_s == pytest.approx(inline.max_s, abs=1)  # ... while the work takes as long
+    assert refusing.refused_503 > 0 and refusing.lost == 0  # back-pressure: B slowed, nothing lost
+    assert refusing.max_s > 5 * inbox.max_s  # ... at the price of the sender's retry schedule
+    assert throttled.attempts == throttled.events and throttled.timed_out == 0
+    assert (table.lost == 0).all() and (table.applied_twice == 0).all()
+
+
+def test_a_sender_limited_to_n_a_second_never_sends_more_than_the_bucket_allows():
+    from hooklab.lab import stability
+
+    arrivals = stability.burst_arrivals(bin_s=1.0, until_s=120)
+    assert arrivals["inline: work, then 200"].max() > 50  # the burst as it happened: ~100 a second
+    assert arrivals["inline, B sends at most 10/s"].max() <= 20  # a bucket of 10, then 10 a second
+
+
+def test_pushed_and_pulled_model_the_same_worker_and_match_the_simulation():
+    from hooklab.lab import stability
+
+    changes = stability.burst_change_times()
+    assert len(changes) == stability.RECORDS and changes[-1] < stability.BURST_S
+    push = stability.pushed(changes)
+    sim_inbox = stability.burst_table().loc["inbox: store, 200, work later"]
+    assert statistics.median(push["latencies"]) == pytest.approx(sim_inbox.p50_s, abs=0.1)
+    pull = stability.pulled(changes, 5.0)
+    assert pull["most_waiting_at_A"] == 100 and pull["requests"] < 20  # A never holds more than a page
+    assert pull["latencies"].min() >= stability.WORK_S * 0.999  # every event waits at least its work
+
+
+def test_retries_after_an_outage_come_back_together_unless_jittered():
+    from hooklab.lab import stability
+
+    herd = stability.herd_table(("svix",))
+    published, jittered, limited = (herd.loc[("svix", s)] for s in stability.HERD_SENDERS)
+    assert published.busiest_second > 5 * stability.CAPACITY_PER_S  # the herd
+    assert jittered.busiest_second < published.busiest_second / 5
+    assert limited.busiest_second <= 2 * 20  # a bucket of 20, then 20 a second
+    assert (herd.lost == 0).all()
+
+
+def test_one_burst_changes_the_share_of_records_within_its_window():
+    from hooklab.sim.workloads import OneBurst
+
+    with pytest.raises(ValueError):
+        OneBurst(length_s=0)
+    run = simulate("webhook", workload=OneBurst(at_s=10, length_s=5, share=0.5), records=200,
+                   duration_s=60, seed=4, engine="events")  # fmt: skip
+    times = sorted(c.changed_at for c in run.sim.provider.changes)
+    assert 80 <= len(times) <= 120 and times[-1] - times[0] < 5
+
+
+def test_capacity_refuses_back_pressure_without_an_inbox():
+    with pytest.raises(ValueError, match="max_backlog"):
+        Capacity(ack="inline", max_backlog=10)
+    with pytest.raises(ValueError):
+        Capacity(ack="sometimes")

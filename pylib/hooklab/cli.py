@@ -175,7 +175,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
         return 2
     service = ShopService(
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
-        ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work,
+        ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work, handlers=args.handlers,
         api_key=args.api_key, owns_url=True, max_backlog=args.max_backlog, sqlite_sync=args.sqlite_sync,
     )  # fmt: skip
     if not _provider_answers(args.provider):
@@ -362,6 +362,11 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
         "(Stripe's advice) (default %(default)s)",
     )  # fmt: skip
     _option(p, "--work", float, 0.0, "seconds of work per event (a slow handler, for experiments)")
+    p.add_argument(
+        "--handlers", type=_positive_int, default=None, metavar="N",
+        help="with --ack inline: at most N events worked on at once, the others wait (A's capacity is "
+        "N / --work events a second) (default: 40, the thread pool's size)",
+    )  # fmt: skip
     p.add_argument(
         "--max-backlog", type=_positive_int, default=None, metavar="N",
         help="back-pressure: with N events received and not yet applied, answer 503 with Retry-After "

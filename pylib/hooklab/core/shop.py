@@ -65,6 +65,7 @@ class ShopStore(Protocol):
     processed_events: MutableSet[str]
     fulfilments: MutableMapping[str, float]
     inbox: MutableMapping[str, tuple[dict, str, float]]
+    dead_letters: MutableMapping[str, tuple[dict, str, str, float]]
     meta: MutableMapping[str, str]
 
     def webhook_secrets(self) -> list[str]: ...
@@ -120,6 +121,11 @@ class Shop:
         self.fulfilments: MutableMapping[str, float] = store.fulfilments if store else {}
         # accepted, not yet applied: {event_id: (event, via, received_at)}, in arrival order
         self.inbox: MutableMapping[str, tuple[dict, str, float]] = store.inbox if store else {}
+        #: events whose work failed (a bug in A's handler): {event_id: (event, via, error, when)},
+        #: set aside so the inbox moves on, to be fixed and replayed by a person
+        self.dead_letters: MutableMapping[str, tuple[dict, str, str, float]] = (
+            store.dead_letters if store else {}
+        )
         #: small durable values: the reconciliation cursor
         self.meta: MutableMapping[str, str] = store.meta if store else {}
         self._events = store if store else _MemoryEvents(self.processed_events)
@@ -237,18 +243,29 @@ class Shop:
         own snapshot, as they came: one transaction. How many were applied."""
         with self._atomic():
             pending = list(itertools.islice(self.inbox.items(), limit))
-            remove_many(self.inbox, [event_id for event_id, _ in pending])
             self._apply_many(
                 [(event_id, event["data"]["object"], via, now) for event_id, (event, via, _) in pending]
             )
+            # out of the inbox only once applied: a failure leaves every one of them there
+            remove_many(self.inbox, [event_id for event_id, _ in pending])
         return len(pending)
+
+    def dead_letter(self, event_id: str, error: str, now: float) -> None:
+        """Set an inbox event whose work failed aside, with the error: out of the inbox (so the
+        events behind it are applied) and into :attr:`dead_letters`, in one transaction. Its id
+        stays processed: the sender's copies are duplicates, not new tries of the same bug."""
+        with self._atomic():
+            event, via, _ = self.inbox.pop(event_id)
+            self.dead_letters[event_id] = (event, via, error, now)
 
     def apply_event(self, event_id: str, payment: Mapping, now: float) -> bool:
         """Apply an inbox event, with ``payment`` its snapshot (or the current state fetched from B,
         with ``--on-event refetch``), and take it out of the inbox: one transaction. News -> True."""
         with self._atomic():
-            _, via, _ = self.inbox.pop(event_id)
-            return self._apply_many([(event_id, payment, via, now)])[0]
+            _, via, _ = self.inbox[event_id]
+            news = self._apply_many([(event_id, payment, via, now)])[0]
+            del self.inbox[event_id]  # only once applied: a failure leaves it there
+            return news
 
     def forget_old_events(self, now: float) -> int:
         """Forget event ids accepted over ``retention_s`` ago (the inbox cannot grow for ever);
@@ -275,6 +292,7 @@ class Shop:
             self.processed_events = set(self.processed_events)
             self.fulfilments = dict(self.fulfilments)
             self.inbox = dict(self.inbox)
+            self.dead_letters = dict(self.dead_letters)
             self.meta = dict(self.meta)
             self._events = _MemoryEvents(self.processed_events)
             self._atomic = contextlib.nullcontext

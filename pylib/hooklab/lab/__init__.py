@@ -104,6 +104,19 @@ _WHERE: dict[str, tuple[str, str]] = {
     "freshness_curve": ("hooklab.lab.plots_tradeoff", "freshness_curve"),
     "freshness_points": ("hooklab.lab.pulling", "freshness_points"),
     "rate_limit_plan": ("hooklab.lab.pulling", "rate_limit_plan"),
+    "BURST": ("hooklab.lab.stability", "BURST"),
+    "RECEIVERS": ("hooklab.lab.stability", "RECEIVERS"),
+    "HERD_SENDERS": ("hooklab.lab.stability", "HERD_SENDERS"),
+    "burst_table": ("hooklab.lab.stability", "burst_table"),
+    "burst_arrivals": ("hooklab.lab.stability", "burst_arrivals"),
+    "herd_table": ("hooklab.lab.stability", "herd_table"),
+    "pull_under_burst": ("hooklab.lab.stability", "pull_under_burst"),
+    "KNEE": ("hooklab.lab.stability_live", "KNEE"),
+    "knee": ("hooklab.lab.stability_live", "knee"),
+    "herd_live": ("hooklab.lab.stability_live", "herd_live"),
+    "cpu_per_change": ("hooklab.lab.stability_live", "cpu_per_change"),
+    "knee_plot": ("hooklab.lab.plots_stability", "knee"),
+    "arrivals_plot": ("hooklab.lab.plots_stability", "arrivals"),
 }
 
 __all__ = list(_WHERE)

@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from hooklab.lab.exercises import self_check, solved
 
 
@@ -321,6 +323,40 @@ def _naive_interval(answer) -> str | None:
     return None
 
 
+# --- 07 · stability ---------------------------------------------------------------------------
+
+
+def _capacity(answer) -> str | None:
+    if answer <= 0:
+        return "a capacity is a positive number of events a second"
+    if abs(answer - 4 / 0.05) > 0.5:
+        return "each handler finishes one event every 50 ms: how many is that a second, and there are 4"
+    return None
+
+
+def _drain_time(answer) -> str | None:
+    from hooklab.lab.stability import pushed
+
+    # the burst all at once, then 5 a second for as long as it takes; one worker, 20 a second
+    changes = np.concatenate([np.zeros(3000), np.arange(1, 2001) / 5.0])
+    done = changes + pushed(changes, work_s=1 / 20)["latencies"]
+    empty_at = next(float(t) for t, d in zip(changes[3000:], done[2999:-1], strict=True) if d <= t)
+    if abs(answer - empty_at) > 0.02 * empty_at:
+        return ("the queue shrinks only by what the worker does more than what keeps arriving: how many a "
+                "second is that, and how many must it work off?")  # fmt: skip
+    return None
+
+
+def _throttled_send(answer) -> str | None:
+    if answer < 58.5:
+        return (
+            "too soon: a bucket of 20 goes at once, then 20 a second; how many are left after the first 20?"
+        )
+    if answer > 60.5:
+        return "B sends faster than that: 20 at once, then 20 every second"
+    return None
+
+
 #: Every exercise of the series, by the name its notebook calls it with.
 EXERCISES = {
     "00-polls-per-hour": Exercise(_polls_per_hour, "one request per payment every interval, news or not"),
@@ -353,6 +389,9 @@ EXERCISES = {
     "05-shopify-share": Exercise(_shopify_share, "a disabled endpoint receives nothing"),
     "06-share-304": Exercise(_share_304, "exp(-λT): no change in the interval"),
     "06-naive-interval": Exercise(_naive_interval, "N x 3600 / limit"),
+    "07-capacity": Exercise(_capacity, "handlers / seconds of work per event"),
+    "07-drain-time": Exercise(_drain_time, "the backlog over the surplus: 3,000 / (20 - 5)"),
+    "07-throttled-send": Exercise(_throttled_send, "(1,200 - 20) / 20 after the first bucket"),
 }
 
 

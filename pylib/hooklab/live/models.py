@@ -173,9 +173,15 @@ class FulfilmentList(BaseModel):
     data: list[Fulfilment]
 
 
+class Traffic(BaseModel):
+    requests: int = Field(description="requests B served and webhook attempts it sent, so far")
+    bytes: int = Field(description="their bytes, request and answer")
+
+
 class Health(BaseModel):
     ok: bool
     system: str
+    traffic: Traffic | None = Field(default=None, description="System B only: what it has served and sent")
     mode: str | None = Field(
         default=None,
         description="System A only: how it learns (poll, webhook, conditional, feed, long-poll, sse, adaptive)",

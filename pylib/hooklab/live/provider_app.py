@@ -293,7 +293,7 @@ class ProviderService:
     async def health(self, request: Request) -> dict:
         """Whether B is up."""
         mark(request, "view")
-        return {"ok": True, "system": self.name}
+        return {"ok": True, "system": self.name, "traffic": self.log.totals()}
 
     # --- what the parts share, read from outside -------------------------------------------
     core = property(

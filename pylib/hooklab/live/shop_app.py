@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -107,6 +109,7 @@ class ShopService:
         owns_url: bool = False,
         max_backlog: int | None = None,
         sqlite_sync: str = "full",
+        handlers: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -121,7 +124,11 @@ class ShopService:
             raise ValueError(f"reconcile_s must be > 0 seconds or None, got {reconcile_s}")
         if max_backlog is not None and not max_backlog > 0:
             raise ValueError(f"max_backlog must be > 0 events or None, got {max_backlog}")
+        if handlers is not None and not handlers >= 1:
+            raise ValueError(f"handlers must be >= 1 or None, got {handlers}")
         self.max_backlog = max_backlog
+        self.handlers = handlers
+        self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
         self.ack, self.reconcile_s = ack, reconcile_s
         self.provider_url = provider_url.rstrip("/")
         self.mode = mode
@@ -378,7 +385,9 @@ class ShopService:
             with self.lock:
                 kept = self.core.inbox.get(event_id)
             if kept is not None:
-                await run_in_threadpool(self.worker.work_on, event_id, kept[0])
+                if self._limiter is None:  # at most `handlers` events worked on at once (else the pool's 40)
+                    self._limiter = anyio.CapacityLimiter(self.handlers or 40)
+                await anyio.to_thread.run_sync(self.worker.work_on, event_id, kept[0], limiter=self._limiter)
         mark(request, "webhook", None if reply.status != 200 else not reply.body["duplicate"])
         return JSONResponse(reply.body, status_code=reply.status)
 

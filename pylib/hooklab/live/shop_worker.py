@@ -9,11 +9,14 @@ forgets old event ids.
 
 from __future__ import annotations
 
+import logging
 import math
 
 from hooklab.core.contract import PAYMENTS_PATH
 from hooklab.live.shop_commits import MAX_GROUP
 from hooklab.live.shop_context import ShopContext
+
+LOG = logging.getLogger("hooklab.shop")
 
 
 class InboxWorker:
@@ -32,8 +35,11 @@ class InboxWorker:
         """Apply the events waiting in the inbox (at most :data:`MAX_GROUP` in one transaction, so the
         endpoint's commits wait at most that long); how many were applied."""
         if self.ctx.on_event == "apply" and not self.ctx.work_s:
-            with self.ctx.lock:  # read and applied under one lock: no other thread applies them between
-                return self.ctx.core.apply_pending(self.ctx.clock.now(), limit=MAX_GROUP)
+            try:
+                with self.ctx.lock:  # read and applied under one lock: no other thread applies them between
+                    return self.ctx.core.apply_pending(self.ctx.clock.now(), limit=MAX_GROUP)
+            except Exception:  # noqa: BLE001 - a bug in the work: nothing of the group was kept
+                pass  # find the event that fails, one at a time, below
         with self.ctx.lock:
             pending = self.ctx.core.pending_events()
         done = 0
@@ -64,7 +70,14 @@ class InboxWorker:
         with ctx.lock:
             if event_id not in ctx.core.inbox:
                 return False
-            ctx.core.apply_event(event_id, payment, ctx.clock.now())
+            try:
+                ctx.core.apply_event(event_id, payment, ctx.clock.now())
+            except Exception as err:  # noqa: BLE001 - a bug in A's own work must not stop the inbox
+                # set aside, never retried for ever: the sender had its 200 (the event is stored),
+                # the events behind it are applied, and a person fixes the bug and replays this one
+                ctx.core.dead_letter(event_id, f"{type(err).__name__}: {err}", ctx.clock.now())
+                LOG.error("event %s set aside (dead letter): %s: %s", event_id, type(err).__name__, err)
+                return False
             return True
 
     def run(self) -> None:

@@ -33,6 +33,9 @@ CREATE INDEX IF NOT EXISTS fulfilments_by_payment ON fulfilments (payment_id);
 -- forgetting old event ids once a second reads only the old ones
 CREATE INDEX IF NOT EXISTS processed_events_by_time ON processed_events (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,
+                                         event TEXT NOT NULL, via TEXT NOT NULL, error TEXT NOT NULL,
+                                         at REAL NOT NULL);
 """
 
 
@@ -318,6 +321,10 @@ class SqliteStore(SqliteFile):
         self.inbox: MutableMapping[str, tuple[dict, str, float]] = _Table(
             self, "inbox", "id", ("event", "via", "received_at"),
             lambda v: (json.dumps(v[0]), v[1], v[2]), lambda row: (json.loads(row[0]), row[1], row[2]),
+        )  # fmt: skip
+        self.dead_letters: MutableMapping[str, tuple[dict, str, str, float]] = _Table(
+            self, "dead_letters", "id", ("event", "via", "error", "at"),
+            lambda v: (json.dumps(v[0]), v[1], v[2], v[3]), lambda row: (json.loads(row[0]), *row[1:]),
         )  # fmt: skip
         self.meta: MutableMapping[str, str] = _Table(self, "meta", "key", ("value",), lambda v: (v,),
                                                      lambda row: row[0])  # fmt: skip

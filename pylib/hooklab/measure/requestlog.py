@@ -99,6 +99,13 @@ class RequestLog:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def totals(self) -> dict[str, int]:
+        """``{"requests": n, "bytes": b}``: rows logged so far and their bytes (requests and answers)."""
+        with self._lock:
+            rows = list(self._rows)
+        at = COLUMNS.index("bytes")
+        return {"requests": len(rows), "bytes": sum(row[at] for row in rows)}
+
     def records(self) -> list[RequestRecord]:
         with self._lock:
             rows = list(self._rows)

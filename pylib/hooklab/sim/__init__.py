@@ -8,7 +8,7 @@ delay and failures modelled, deterministic from a seed. Start with :func:`simula
 - :mod:`hooklab.sim.strategies`: how A learns (:class:`Poll`, :class:`Adaptive`, :class:`Webhook`,
   :class:`Hybrid`, :class:`Reconciled`, :class:`Feed`, :class:`LongPoll`, :class:`ServerSentEvents`)
 - :mod:`hooklab.sim.workloads`: when B's records change (:class:`Poisson`, :class:`MixedPoisson`,
-  :class:`Bursts`, :class:`DailyCycle`, :class:`Settlement`)
+  :class:`Bursts`, :class:`OneBurst`, :class:`DailyCycle`, :class:`Settlement`)
 - :mod:`hooklab.sim.world`: the two cores and the network on the loop (:class:`Sim`)
 - :mod:`hooklab.sim.network`: delays and failures; :mod:`hooklab.sim.engine`: the event loop
   (and why it is not SimPy)
@@ -48,6 +48,7 @@ _WHERE = {
     "Strategy": "hooklab.sim.strategies",
     "Webhook": "hooklab.sim.strategies",
     "Bursts": "hooklab.sim.workloads",
+    "OneBurst": "hooklab.sim.workloads",
     "DailyCycle": "hooklab.sim.workloads",
     "MixedPoisson": "hooklab.sim.workloads",
     "Poisson": "hooklab.sim.workloads",

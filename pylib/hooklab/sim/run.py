@@ -186,6 +186,8 @@ def simulate(
     retention_s: float = INBOX_RETENTION_S,
     jitter: float = 0.0,
     capacity: Capacity | None = None,
+    endpoint_rate: tuple[int, float] | None = None,
+    recovery_spread_s: float = 0.0,
 ) -> SimRun:
     """Simulate A learning of B's changes for ``duration_s`` seconds of virtual time.
 
@@ -212,7 +214,9 @@ def simulate(
     ``reconcile_s`` (as ``hooklab consumer --reconcile``).
     ``capacity``: A's workers and service time (:class:`~hooklab.sim.capacity.Capacity`), so that
     a burst queues, a slow answer times out at B and is retried; ``run.sim.workers.waits`` holds
-    each event's wait for a worker. None (the default): A handles every event on arrival. The summary's ``lost`` counts the
+    each event's wait for a worker. None (the default): A handles every event on arrival.
+    ``endpoint_rate`` ``(n, seconds)``: B sends at most ``n`` attempts per ``seconds`` to A's endpoint;
+    ``recovery_spread_s``: B releases a recovered endpoint's backlog over that many seconds. The summary's ``lost`` counts the
     window's changes A never learned by the end of the run, ``applied_twice`` the events A applied
     more than once.
     """
@@ -229,12 +233,14 @@ def simulate(
     work = make_workload(workload, rate_per_s)
     strategy = make_strategy(mode, interval_s, until_final=work.finite, reconcile_s=reconcile_s)
     sim = Sim(seed=seed, network=network, settlement=settlement, retry_schedule=retry_schedule,
-              retention_s=retention_s, jitter=jitter, capacity=capacity)  # fmt: skip
+              retention_s=retention_s, jitter=jitter, capacity=capacity, endpoint_rate=endpoint_rate,
+              recovery_spread_s=recovery_spread_s)  # fmt: skip
     sim.on_created = strategy.watch
     window = _place_window(sim, strategy, work, network, duration_s, outages)
     if engine != "events":
         why = vector.why_not(mode, work, network, records, outages=outages,
-                             reconciled=isinstance(strategy, Reconciled), capacity=capacity)  # fmt: skip
+                             reconciled=isinstance(strategy, Reconciled), capacity=capacity,
+                             throttled=endpoint_rate is not None or recovery_spread_s > 0)  # fmt: skip
         if why is not None and engine == "vector":
             raise ValueError(f"the vector engine cannot run this: {why}")
         got = vector.run(sim, strategy, work, records, window) if why is None else None

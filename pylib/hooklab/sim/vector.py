@@ -62,7 +62,7 @@ _FIRST_STATUS = "pending"  # what B's core creates a payment as
 
 
 def why_not(mode: object, workload: object, network, records: int, *, outages=(), reconciled: bool = False,
-            capacity=None) -> str | None:  # fmt: skip
+            capacity=None, throttled: bool = False) -> str | None:  # fmt: skip
     """The one rule for when the arithmetic engine runs: why it cannot run this, or ``None`` if it
     can. It runs a mode it knows by name (:data:`MODES`) over a change workload, without anything
     that makes B retry (lost deliveries, lost replies, outages) and without a feed. One more
@@ -82,6 +82,10 @@ def why_not(mode: object, workload: object, network, records: int, *, outages=()
         return "reconciliation over GET /events is a feed, which only the event engine models"
     if capacity is not None:
         return "A's capacity (a queue of workers) is a model only the event engine runs"
+    if throttled:
+        return (
+            "B's endpoint rate and spread recovery hold deliveries back, which only the event engine models"
+        )
     if records < 1:
         return "there are no records"
     return None

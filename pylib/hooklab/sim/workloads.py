@@ -298,6 +298,37 @@ class Bursts(ChangeWorkload):
 
 
 @dataclass(frozen=True)
+class OneBurst(ChangeWorkload):
+    """One burst, at a known moment: at window time ``at_s`` a ``share`` of the records change, each
+    at a uniform moment within ``length_s``; plus background changes at ``base_rate_per_s``. How
+    a load test sends a spike (notebook 07: ten times A's capacity for 10 s)."""
+
+    at_s: float = 60.0
+    length_s: float = 10.0
+    share: float = 1.0
+    base_rate_per_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.at_s >= 0 and self.length_s > 0 and 0 <= self.share <= 1 and self.base_rate_per_s >= 0):
+            raise ValueError("need at_s >= 0, length_s > 0, 0 <= share <= 1, base_rate_per_s >= 0")
+
+    @property
+    def rate_per_s(self) -> float:  # type: ignore[override]
+        return self.base_rate_per_s
+
+    def change_times(self, sim, records, lo, hi):
+        times, index = self._per_record(
+            sim, records, lo, hi, lambda rng, sign: Arrivals(rng, self.base_rate_per_s)
+        )
+        rng = sim.rng(STREAM_WORKLOAD, 3)
+        who = np.flatnonzero(rng.random(records) < self.share)
+        when = self.at_s + rng.random(len(who)) * self.length_s
+        times, index = np.concatenate([times, when]), np.concatenate([index, who])
+        keep = (times >= lo) & (times < hi)
+        return times[keep], index[keep]
+
+
+@dataclass(frozen=True)
 class DailyCycle(ChangeWorkload):
     """Changes follow the day: rate ``rate_per_s * (1 + amplitude * cos(2 pi (t - peak_s) / period_s))``,
     busiest at ``peak_s`` after the window starts (14:00 if the window starts at midnight).

@@ -118,6 +118,8 @@ class Sim:
         retention_s: float = INBOX_RETENTION_S,
         jitter: float = 0.0,
         capacity: Capacity | None = None,
+        endpoint_rate: tuple[int, float] | None = None,
+        recovery_spread_s: float = 0.0,
     ) -> None:
         self.seed = seed
         #: A's workers, with a capacity model (None: A handles every webhook the moment it arrives)
@@ -133,7 +135,13 @@ class Sim:
         self.step = self.env.step
         # seeded ids: a simulation is reproducible to the byte, ids included
         self.provider = PaymentProvider(
-            seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True, jitter=jitter
+            seed=seed,
+            settlement=settlement,
+            retry_schedule=retry_schedule,
+            seeded_ids=True,
+            jitter=jitter,
+            endpoint_rate=endpoint_rate,
+            recovery_spread_s=recovery_spread_s,
         )
         self.shop = Shop(retention_s=retention_s)
         self._forget_at = -_INF if retention_s < _INF else _INF
@@ -307,6 +315,8 @@ class Sim:
     def _webhook_arrives(self, args: tuple) -> tuple | None:
         if self.workers is None:
             return self._webhook_served(args)
+        if self.workers.capacity.ack == "inbox":
+            return self._webhook_stored(args)
         delivery, headers, body, sent, attempt, path, back = args
         done = self.workers.admit(self.clock.t)  # A's queue: served when a worker is free
         timeout = self.workers.capacity.timeout_s
@@ -336,6 +346,29 @@ class Sim:
         return (now + back, self._delivery_answered,
                 (delivery, status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
 
+    def _webhook_stored(self, args: tuple) -> tuple:
+        """A with an inbox: refuse (503) while ``max_backlog`` events wait, else store the event and
+        answer ``ack_s`` later; a worker applies it when free (its wait is the inbox's queue)."""
+        delivery, headers, body, sent, attempt, path, back = args
+        now, capacity = self.clock.t, self.workers.capacity
+        answered = now + capacity.ack_s
+        if capacity.max_backlog is not None and self.workers.backlog(now) >= capacity.max_backlog:
+            refusal = {"error": {"code": "backlog_full"}}  # nothing stored: B tries again after Retry-After
+            return (answered + back, self._delivery_answered,
+                    (delivery, 503, sent, len(body) + json_size(refusal), False, attempt, path, capacity.retry_after_s))  # fmt: skip
+        reply = self.shop.receive_webhook(body, headers, now, defer=True)
+        if reply.status == 200 and not reply.body["duplicate"]:
+            event_id = reply.body["event"]
+            self.at(self.workers.admit(now), self._apply_stored, event_id)
+        nbytes = len(body) + self._reply_size(reply)
+        return (answered + back, self._delivery_answered,
+                (delivery, reply.status, sent, nbytes, reply.news, attempt, path))  # fmt: skip
+
+    def _apply_stored(self, event_id: str) -> None:
+        pending = self.shop.inbox.get(event_id)
+        if pending is not None:
+            self.shop.apply_event(event_id, pending[0]["data"]["object"], self.clock.t)
+
     def _reply_size(self, reply) -> int:
         """Bytes of A's answer: a 2xx is ``{"received", "duplicate", "event"}`` with an ASCII id, so its
         size depends on the flag and the id's length only (worked out once for each)."""
@@ -348,9 +381,11 @@ class Sim:
         return size
 
     def _delivery_answered(self, args: tuple) -> None:
-        delivery, status, sent, nbytes, news, attempt, path = args
+        delivery, status, sent, nbytes, news, attempt, path, *retry_after = args
         now = self.clock.t
-        self.provider.delivery_finished(delivery, status, now)
+        self.provider.delivery_finished(
+            delivery, status, now, retry_after_s=retry_after[0] if retry_after else None
+        )
         self.record(sent, ROW_WEBHOOK, path, 0 if status is None else status, now - sent, nbytes,
                     -1 if news is None else news, attempt)  # fmt: skip
         self.provider_changed()
