@@ -7,9 +7,12 @@ then the backlog of an outage. The live experiments are in :mod:`hooklab.lab.sta
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
+from hooklab.measure.progress import bar
 from hooklab.sim import simulate
 from hooklab.sim.capacity import Capacity
 from hooklab.sim.workloads import OneBurst
@@ -47,6 +50,7 @@ RECEIVERS = {
 }
 
 
+@functools.lru_cache(maxsize=16)  # the table and the figure read the same runs: run each once
 def _burst_run(receiver: str, *, seed: int = 1, duration_s: float = 3600.0, retry_schedule: str = "stripe"):
     return simulate("webhook", workload=OneBurst(at_s=BURST_AT_S, length_s=BURST_S), records=RECORDS,
                     duration_s=duration_s, seed=seed, retry_schedule=retry_schedule, **RECEIVERS[receiver])  # fmt: skip
@@ -59,7 +63,7 @@ def burst_table(*, seed: int = 1) -> pd.DataFrame:
     stopped waiting for), lost, applied twice, and how long after its change A applied an event
     (median, slowest)."""
     rows = []
-    for receiver in RECEIVERS:
+    for receiver in bar(RECEIVERS, desc="bursts simulated", unit="run"):
         run = _burst_run(receiver, seed=seed)
         s, hooks = run.summary, run.requests
         timed_out = int(hooks.status.isna().sum())  # no answer within B's timeout
@@ -108,23 +112,23 @@ def herd_table(schedules: tuple[str, ...] = ("stripe", "svix"), *, seed: int = 3
     the longest any change took to reach A (hours), and what was lost."""
     rows = []
     back = OUTAGE_AT_S + OUTAGE_S
-    for schedule in schedules:
-        for sender, extra in HERD_SENDERS.items():
-            run = simulate("webhook", workload=OneBurst(at_s=BURST_AT_S, length_s=BURST_S, base_rate_per_s=1 / 3600),
-                           records=RECORDS, duration_s=8 * 3600.0, seed=seed, retry_schedule=schedule,
-                           outages=[(OUTAGE_AT_S, OUTAGE_S)], reconcile_s=600.0, **extra)  # fmt: skip
-            log = run.requests
-            after = log[log.time >= back]
-            busiest = {
-                kind: int(np.bincount((rows_.time - back).astype(int).to_numpy()).max(initial=0))
-                for kind, rows_ in after.groupby("kind")
-            }
-            rows.append({"schedule": schedule, "sender": sender,
-                         "busiest_second": busiest.get("webhook", 0),
-                         "x_capacity": round(busiest.get("webhook", 0) / CAPACITY_PER_S, 1),
-                         "reconcile_reads_busiest_second": busiest.get("feed", 0),
-                         "slowest_change_h": round(run.summary["latency_max_s"] / 3600, 1),
-                         "lost": run.summary["lost"]})  # fmt: skip
+    runs = [(schedule, sender, extra) for schedule in schedules for sender, extra in HERD_SENDERS.items()]
+    for schedule, sender, extra in bar(runs, desc="outages simulated", unit="run"):
+        run = simulate("webhook", workload=OneBurst(at_s=BURST_AT_S, length_s=BURST_S, base_rate_per_s=1 / 3600),
+                       records=RECORDS, duration_s=8 * 3600.0, seed=seed, retry_schedule=schedule,
+                       outages=[(OUTAGE_AT_S, OUTAGE_S)], reconcile_s=600.0, **extra)  # fmt: skip
+        log = run.requests
+        after = log[log.time >= back]
+        busiest = {
+            kind: int(np.bincount((rows_.time - back).astype(int).to_numpy()).max(initial=0))
+            for kind, rows_ in after.groupby("kind")
+        }
+        rows.append({"schedule": schedule, "sender": sender,
+                     "busiest_second": busiest.get("webhook", 0),
+                     "x_capacity": round(busiest.get("webhook", 0) / CAPACITY_PER_S, 1),
+                     "reconcile_reads_busiest_second": busiest.get("feed", 0),
+                     "slowest_change_h": round(run.summary["latency_max_s"] / 3600, 1),
+                     "lost": run.summary["lost"]})  # fmt: skip
     return pd.DataFrame(rows).set_index(["schedule", "sender"])
 
 
