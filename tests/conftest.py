@@ -54,3 +54,31 @@ def no_leaked_threads():
     for t in leaked:
         t.join(timeout=3)
     assert not [t for t in leaked if t.is_alive()], f"threads left running: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL server for the session (hooklab.live.postgres_server). Locally, a
+    machine without PostgreSQL skips, saying how to install it; in CI (HOOKLAB_REQUIRE_POSTGRES=1,
+    set by .ci/run) its absence is a failure."""
+    from hooklab.live.postgres_server import INSTALL_HINT, find_initdb, throwaway_cluster
+
+    if find_initdb() is None:
+        if os.environ.get("HOOKLAB_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here: {INSTALL_HINT}")
+        pytest.skip(f"needs PostgreSQL: {INSTALL_HINT}")
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_at(request, tmp_path):
+    """Where A's store lives, for each backend: an SQLite file, or a new database in the session's
+    PostgreSQL server; pass it to ``open_store`` (again, to reopen the same store)."""
+    if request.param == "sqlite":
+        return tmp_path / "a.db"
+    cluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database(f"store_{os.getpid()}_{next(_databases)}")

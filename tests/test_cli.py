@@ -63,7 +63,7 @@ def test_help_imports_no_heavy_library(command):
 
 def test_parser_knows_all_commands():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(sub.choices) == {"provider", "consumer", "demo", "simulate", "chaos"}
+    assert set(sub.choices) == {"provider", "consumer", "worker", "demo", "simulate", "chaos"}
 
 
 def _free_port() -> int:

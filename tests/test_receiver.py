@@ -31,16 +31,33 @@ def _post(client: httpx.Client, url: str, header: str, body: bytes) -> httpx.Res
         return None
 
 
-def test_every_event_a_answered_200_is_in_its_database_after_a_sigkill_during_a_load(tmp_path):
+def _column(db, sql: str) -> list:
+    """The first column of ``sql``'s rows in A's database (an SQLite file or a PostgreSQL URL)."""
+    if str(db).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return [row[0] for row in conn.execute(sql)]
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute(sql)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_every_event_a_answered_200_is_in_its_database_after_a_sigkill_during_a_load(
+    tmp_path, backend, request
+):
     log = tmp_path / "processes.log"
+    db = str(tmp_path / "a.db")
+    if backend == "postgres":
+        db = request.getfixturevalue("postgres_cluster").create_database(f"sigkill_{id(tmp_path)}")
     b = start(["provider"], free_port(), log)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    a = start(["consumer", "--provider", b.url, "--mode", "webhook", "--db", str(tmp_path / "a.db"),
-               "--public-url", url], port, log)  # fmt: skip
+    a = start(
+        ["consumer", "--provider", b.url, "--mode", "webhook", "--db", db, "--public-url", url], port, log
+    )
     try:
-        with sqlite3.connect(tmp_path / "a.db") as db:
-            [secret] = [row[0] for row in db.execute("SELECT secret FROM webhook_secrets")]
+        [secret] = _column(db, "SELECT secret FROM webhook_secrets")
         events = signed_events(secret, 3000, time.time())
         acknowledged: list[str] = []
         lock = threading.Lock()
@@ -63,10 +80,10 @@ def test_every_event_a_answered_200_is_in_its_database_after_a_sigkill_during_a_
             for future in futures:
                 future.result(timeout=60)
         assert 300 <= len(acknowledged) < len(events)  # killed mid-load, not after it
-        a = start(["consumer", "--provider", b.url, "--mode", "webhook", "--db", str(tmp_path / "a.db"),
-                   "--public-url", url], port, log)  # fmt: skip
-        with sqlite3.connect(tmp_path / "a.db") as db:
-            stored = {row[0] for row in db.execute("SELECT id FROM processed_events")}
+        a = start(
+            ["consumer", "--provider", b.url, "--mode", "webhook", "--db", db, "--public-url", url], port, log
+        )
+        stored = set(_column(db, "SELECT id FROM processed_events"))
         assert set(acknowledged) <= stored  # every 200 was committed before it was sent
     finally:
         a.stop()
@@ -155,13 +172,17 @@ def test_b_says_on_its_health_how_many_requests_and_bytes_it_served():
     assert after["bytes"] > before["bytes"] + 100
 
 
-@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
-def test_a_bug_in_as_own_work_sets_the_event_aside_and_the_inbox_moves_on(tmp_path, durable, monkeypatch):
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_a_bug_in_as_own_work_sets_the_event_aside_and_the_inbox_moves_on(
+    tmp_path, backend, monkeypatch, request
+):
     """Never a 500 for A's own bug: the endpoint stores and answers 200; the worker's work on one
     event raises; that event goes to the dead letters with its error, the others are applied, and
     later events still are."""
-    shop = ShopService("http://127.0.0.1:1", mode="webhook", ack="inbox",
-                       db_path=tmp_path / "a.db" if durable else None)  # fmt: skip
+    db = {"memory": None, "sqlite": tmp_path / "a.db"}.get(backend)
+    if backend == "postgres":
+        db = request.getfixturevalue("postgres_cluster").create_database(f"poison_{id(tmp_path)}")
+    shop = ShopService("http://127.0.0.1:1", mode="webhook", ack="inbox", db_path=db)
     shop.core.add_webhook_secret("whsec_poison")
     events = signed_events("whsec_poison", 4, time.time())
     poison = json.loads(events[1][1])["data"]["object"]["id"]

@@ -134,11 +134,14 @@ def test_signature_errors_name_hooklabs_own_header():
     assert "Stripe-Signature" not in reply.body["error"]["message"]
 
 
-@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
-def test_the_inbox_is_applied_oldest_first_a_group_at_a_time(durable, tmp_path):
-    from hooklab.live.store import SqliteStore
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_the_inbox_is_applied_oldest_first_a_group_at_a_time(backend, tmp_path, request):
+    from hooklab.live.store import open_store
 
-    a = Shop(webhook_secrets=[SECRET], defer=True, store=SqliteStore(tmp_path / "a.db") if durable else None)
+    where = {"memory": None, "sqlite": tmp_path / "a.db"}.get(backend)
+    if backend == "postgres":
+        where = request.getfixturevalue("postgres_cluster").create_database(f"inbox_{id(tmp_path)}")
+    a = Shop(webhook_secrets=[SECRET], defer=True, store=open_store(where) if where else None)
     replies = a.accept_webhooks(
         [(event("evt_1", version=1, status="pending", pid="pay_1"), NOW), (event("evt_2", pid="pay_2"), NOW),
          (event("evt_3", version=2, pid="pay_1"), NOW), (event("evt_2", pid="pay_2"), NOW)]

@@ -15,13 +15,13 @@ from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
-from hooklab.live.store import SqliteStore
+from hooklab.live.store import SqliteStore, open_store
 
 NOW = 1_700_000_000.0
 
 
-def test_payments_and_event_ids_behave_like_a_dict_and_a_set(tmp_path):
-    store = SqliteStore(tmp_path / "a.db")
+def test_payments_and_event_ids_behave_like_a_dict_and_a_set(store_at):
+    store = open_store(store_at)
     store.payments["pay_2"] = {"id": "pay_2", "version": 1}
     store.payments["pay_1"] = {"id": "pay_1", "version": 1}
     store.payments["pay_1"] = {"id": "pay_1", "version": 2}
@@ -39,21 +39,21 @@ def test_payments_and_event_ids_behave_like_a_dict_and_a_set(tmp_path):
     store.close()
 
 
-def test_what_was_committed_survives_reopening(tmp_path):
-    store = SqliteStore(tmp_path / "a.db")
+def test_what_was_committed_survives_reopening(store_at):
+    store = open_store(store_at)
     store.payments["pay_1"] = {"id": "pay_1", "version": 3}
     store.processed_events.add("evt_9")
     store.add_webhook_secret("whsec_old")
     store.add_webhook_secret("whsec_new")
     store.close()
-    again = SqliteStore(tmp_path / "a.db")
+    again = open_store(store_at)
     assert again.payments["pay_1"]["version"] == 3 and "evt_9" in again.processed_events
     assert again.webhook_secrets() == ["whsec_old", "whsec_new"]
     again.close()
 
 
-def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
-    store = SqliteStore(tmp_path / "a.db")
+def test_a_failed_transaction_leaves_nothing_behind(store_at):
+    store = open_store(store_at)
     with pytest.raises(RuntimeError), store.transaction():
         store.processed_events.add("evt_1")
         store.payments["pay_1"] = {"id": "pay_1", "version": 2}
@@ -62,18 +62,18 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
     store.close()
 
 
-def test_the_core_on_sqlite_dedupes_across_a_restart(tmp_path):
+def test_the_core_on_a_store_dedupes_across_a_restart(store_at):
     payment = {"id": "pay_1", "status": "succeeded", "amount": 1, "currency": "eur", "version": 2,
                "created_at": NOW - 5, "updated_at": NOW - 1}  # fmt: skip
     body = json.dumps(
         {"id": "evt_1", "type": "payment.succeeded", "created": NOW, "data": {"object": payment}}
     )
     headers = {SIGNATURE_HEADER: sign_stripe(body.encode(), "whsec_s", int(NOW))}
-    first = Shop(webhook_secrets=["whsec_s"], store=SqliteStore(tmp_path / "a.db"))
+    first = Shop(webhook_secrets=["whsec_s"], store=open_store(store_at))
     assert first.receive_webhook(body.encode(), headers, NOW).body["duplicate"] is False
     first.store.close()
     # a new process on the same file: it knows the secret and that evt_1 was handled
-    second = Shop(store=SqliteStore(tmp_path / "a.db"))
+    second = Shop(store=open_store(store_at))
     assert second.webhook_secrets == ["whsec_s"]
     reply = second.receive_webhook(body.encode(), headers, NOW)
     assert reply.status == 200 and reply.body["duplicate"] is True

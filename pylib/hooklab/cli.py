@@ -177,6 +177,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
         args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
         ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work, handlers=args.handlers,
         api_key=args.api_key, owns_url=True, max_backlog=args.max_backlog, sqlite_sync=args.sqlite_sync,
+        workers=args.workers,
     )  # fmt: skip
     if not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
@@ -204,10 +205,50 @@ def cmd_consumer(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        run(service.app, args.port, log_level=args.log_level)
+        run(service.app, args.port, log_level=args.log_level, reuse_port=args.reuse_port)
     finally:
         service.close()
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """One inbox worker of a receiver fleet: claims and applies what endpoint processes stored in a
+    shared PostgreSQL database, until Ctrl+C or SIGTERM."""
+    import signal
+
+    from hooklab.live.fleet_worker import run_worker
+    from hooklab.live.shop_app import ShopService
+    from hooklab.live.store import is_postgres
+
+    if not is_postgres(args.db):
+        print("error: --db must be a postgresql:// URL: workers in processes of their own share a "
+              "PostgreSQL database (with SQLite, hooklab consumer applies its inbox itself)", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        service = ShopService(args.provider, mode="webhook", ack="inbox", db_path=args.db, workers=0)
+    except ConnectionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.ctx.stop.set())
+    print(f"hooklab worker on {args.db.split('@')[-1]}: applying A's inbox (Ctrl+C to stop)", file=sys.stderr)
+    try:
+        applied = run_worker(service, work_s=args.work, idle_s=args.idle)
+    finally:
+        service.close()
+    print(f"hooklab worker: {applied} events applied", file=sys.stderr)
+    return 0
+
+
+def _worker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", required=True, help="A's PostgreSQL database, postgresql://user@host/db")
+    p.add_argument(
+        "--provider",
+        default="http://127.0.0.1:8000",
+        help="System B's base URL (unused unless a handler asks B)",
+    )
+    _option(p, "--work", float, 0.0, "seconds of work per event (a handler's I/O, for experiments)")
+    _option(p, "--idle", _positive_float, 0.1, "seconds to wait when the inbox is empty")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -339,7 +380,8 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
         "--db",
         default=None,
         help="SQLite file where A keeps payments, its inbox of event ids, fulfilments, its secret and "
-        "its reconciliation cursor, so a restart loses nothing (default: in memory)",
+        "its reconciliation cursor, so a restart loses nothing; or a postgresql://user@host/db URL, a "
+        "database several A processes can share (default: in memory)",
     )
     p.add_argument(
         "--public-url", default=None,
@@ -362,6 +404,16 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
         "(Stripe's advice) (default %(default)s)",
     )  # fmt: skip
     _option(p, "--work", float, 0.0, "seconds of work per event (a slow handler, for experiments)")
+    p.add_argument(
+        "--reuse-port", action="store_true",
+        help="let several A processes listen on this port (Linux SO_REUSEPORT: the kernel spreads "
+        "connections among them), endpoints of one fleet on one PostgreSQL --db",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, choices=(0, 1), default=1,
+        help="inbox workers in this process: 1, or 0 to serve the endpoint only (a fleet on one "
+        "PostgreSQL --db, whose workers run as `hooklab worker`) (default %(default)s)",
+    )  # fmt: skip
     p.add_argument(
         "--handlers", type=_positive_int, default=None, metavar="N",
         help="with --ack inline: at most N events worked on at once, the others wait (A's capacity is "
@@ -450,6 +502,13 @@ COMMANDS = {
         dict(help="run System A, the shop, in poll or webhook mode"),
         _consumer_options,
         cmd_consumer,
+    ),
+    "worker": (
+        dict(
+            help="one inbox worker process of a receiver fleet on PostgreSQL", description=cmd_worker.__doc__
+        ),
+        _worker_options,
+        cmd_worker,
     ),
     "demo": (dict(help="run B and A live, in poll then webhook mode, and compare"), _demo_options, cmd_demo),
     "simulate": (

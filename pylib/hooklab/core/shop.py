@@ -238,11 +238,15 @@ class Shop:
         """``(event_id, event, via)`` of every event accepted and not yet applied, oldest first."""
         return [(event_id, event, via) for event_id, (event, via, _) in self.inbox.items()]
 
-    def apply_pending(self, now: float, limit: int | None = None) -> int:
+    def apply_pending(self, now: float, limit: int | None = None, *, before_apply=None) -> int:
         """Apply the events waiting in the inbox (the oldest ``limit`` of them, or all), each with its
-        own snapshot, as they came: one transaction. How many were applied."""
+        own snapshot, as they came: one transaction. How many were applied. ``before_apply``, if
+        given, is called with the claimed ``(event_id, (event, via, received_at))`` items first
+        (the handler's own work, which the caller's adapter does; the core does none)."""
         with self._atomic():
-            pending = list(itertools.islice(self.inbox.items(), limit))
+            pending = claim_oldest(self.inbox, limit)
+            if before_apply is not None and pending:
+                before_apply(pending)
             self._apply_many(
                 [(event_id, event["data"]["object"], via, now) for event_id, (event, via, _) in pending]
             )
@@ -444,6 +448,14 @@ def among(ids: MutableSet[str], keys: Iterable[str]) -> set[str]:
     """Those of ``keys`` that are in ``ids``."""
     many = getattr(ids, "among", None)
     return many(keys) if many is not None else {k for k in keys if k in ids}
+
+
+def claim_oldest(inbox: Mapping, limit: int | None) -> list[tuple[str, tuple]]:
+    """The oldest ``limit`` items of ``inbox`` (all without a limit). A store shared by several
+    workers claims them (``claim_oldest``: rows another worker's transaction holds are skipped, so
+    no two apply the same event); a dict, one process, just reads them."""
+    many = getattr(inbox, "claim_oldest", None)
+    return many(limit) if many is not None else list(itertools.islice(inbox.items(), limit))
 
 
 def remove_many(table: MutableMapping, keys: Sequence[str]) -> None:

@@ -54,6 +54,14 @@ class Child:
                 self.kill()
 
 
+def spawn(args: list[str], log: Path) -> Child:
+    """Run ``hooklab <args>``, a process that serves nothing (``hooklab worker``): no port to wait on."""
+    out = log.open("ab")
+    proc = subprocess.Popen([*HOOKLAB, *args], stdout=out, stderr=out)
+    out.close()
+    return Child("", proc, log)
+
+
 def start(args: list[str], port: int, log: Path, *, env: dict | None = None) -> Child:
     """Run ``hooklab <args> --port <port>`` and wait until its ``GET /health`` answers."""
     out = log.open("ab")

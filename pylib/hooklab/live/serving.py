@@ -30,9 +30,11 @@ class Running:
     thread: threading.Thread
 
 
-def _bind(port: int) -> socket.socket:
+def _bind(port: int, *, reuse_port: bool = False) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # several processes listen on one port; the kernel spreads connections among them
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # small responses go out in two writes (head, body): without this, Nagle + delayed ACK add ~40 ms.
     # asyncio would set it per connection only if this socket's proto were IPPROTO_TCP (it is 0)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -60,14 +62,16 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-def run(app, port: int, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``127.0.0.1:port`` in this thread until Ctrl+C or SIGTERM (the CLI's way)."""
+def run(app, port: int, *, log_level: str = "info", reuse_port: bool = False) -> None:
+    """Serve ``app`` on ``127.0.0.1:port`` in this thread until Ctrl+C or SIGTERM (the CLI's way);
+    ``reuse_port``: share the port with other processes that ask the same (Linux's SO_REUSEPORT)."""
     # Everything loaded so far (FastAPI, pydantic, the app) lives as long as the process: move it
     # out of the collector's sight. Otherwise every full collection walks it all again, a pause of
     # 50-85 ms under load, which is most of A's p99 (measured: benchmarks/bench_receiver.py).
     gc.collect()
     gc.freeze()
-    Server(uvicorn.Config(app, host=HOST, port=port, log_level=log_level)).run()
+    config = uvicorn.Config(app, host=HOST, port=port, log_level=log_level)
+    Server(config).run(sockets=[_bind(port, reuse_port=True)] if reuse_port else None)
 
 
 @contextlib.contextmanager

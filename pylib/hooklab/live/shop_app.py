@@ -47,7 +47,7 @@ from hooklab.live.shop_poller import Poller
 from hooklab.live.shop_reconciler import Reconciler
 from hooklab.live.shop_registration import Registration
 from hooklab.live.shop_worker import InboxWorker
-from hooklab.live.store import SqliteStore
+from hooklab.live.store import open_store
 from hooklab.measure.requestlog import RequestLog
 
 #: What A's webhook endpoint accepts (read as raw bytes, verified, then parsed: no model here).
@@ -79,7 +79,8 @@ class ShopService:
     ``sse``, ``adaptive``; ``interval_s`` is then the poll interval, or the feed's shortest pause).
 
     Serve ``service.app``; serving starts the poller (poll mode) and stops it on shutdown. With
-    ``db_path`` A keeps what it knows in SQLite (:mod:`hooklab.live.store`), so a new ``ShopService``
+    ``db_path`` A keeps what it knows in SQLite, or in PostgreSQL for a ``postgresql://`` URL
+    (:mod:`hooklab.live.store`), so a new ``ShopService``
     on the same file after a crash knows every payment, every processed event and its secret. In
     webhook mode call :meth:`register_webhook` with the URL A is served at (or pass
     ``public_url``, and the app registers itself when it starts).
@@ -110,6 +111,7 @@ class ShopService:
         max_backlog: int | None = None,
         sqlite_sync: str = "full",
         handlers: int | None = None,
+        workers: int = 1,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -128,14 +130,18 @@ class ShopService:
             raise ValueError(f"handlers must be >= 1 or None, got {handlers}")
         self.max_backlog = max_backlog
         self.handlers = handlers
+        if workers not in (0, 1):
+            raise ValueError(f"workers must be 0 (the endpoint only) or 1, got {workers}")
+        self.workers = workers
         self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
         self.ack, self.reconcile_s = ack, reconcile_s
         self.provider_url = provider_url.rstrip("/")
         self.mode = mode
         self.public_url = public_url
         clock = clock or WallClock()
-        # with a db_path A remembers payments, processed events and secrets across restarts
-        store = SqliteStore(db_path, synchronous=sqlite_sync) if db_path is not None else None
+        # with a db_path A remembers payments, processed events and secrets across restarts: an
+        # SQLite file, or a postgresql:// URL (a database several A processes share)
+        store = open_store(db_path, synchronous=sqlite_sync) if db_path is not None else None
         extra = {} if retention_s is None else {"retention_s": retention_s}
         core = Shop(store=store, defer=ack == "inbox", **extra)
         schedule = PollSchedule(interval_s)
@@ -292,7 +298,7 @@ class ShopService:
     def _start_threads(self) -> None:
         self.ctx.stop.clear()
         self.committer.start()
-        loops = [(self.worker.run, "hooklab-worker")] if self.ack == "inbox" else []
+        loops = [(self.worker.run, "hooklab-worker")] if self.ack == "inbox" and self.workers else []
         if self.reconcile_s is not None:
             loops.append((self.reconciler.run, "hooklab-reconciler"))
         for target, name in loops:

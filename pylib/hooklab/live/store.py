@@ -93,7 +93,9 @@ class _EventIds(MutableSet):
         )
 
     def add(self, event_id: str) -> None:
-        self._store.execute("INSERT OR IGNORE INTO processed_events (id) VALUES (?)", (event_id,))
+        self._store.execute(
+            "INSERT INTO processed_events (id) VALUES (?) ON CONFLICT DO NOTHING", (event_id,)
+        )
 
     def among(self, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` that were processed, asked in one statement."""
@@ -225,7 +227,12 @@ class _Fulfilments(MutableMapping):
 
     def __iter__(self) -> Iterator[str]:
         return iter(
-            [r[0] for r in self._store.execute("SELECT DISTINCT payment_id FROM fulfilments ORDER BY seq")]
+            [
+                r[0]
+                for r in self._store.execute(
+                    "SELECT payment_id FROM fulfilments GROUP BY payment_id ORDER BY MIN(seq)"
+                )
+            ]  # fmt: skip
         )
 
     def __len__(self) -> int:
@@ -271,15 +278,6 @@ class SqliteFile:
             with self._lock:
                 self._conn.executemany(sql, rows)
 
-    def rows_in(self, sql: str, keys: Iterable[str]) -> list[tuple]:
-        """The rows of ``sql`` whose ``IN ({})`` holds ``keys``, at most :data:`_IN_CHUNK` keys a statement."""
-        keys = list(keys)
-        rows: list[tuple] = []
-        for at in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[at : at + _IN_CHUNK]
-            rows += self.execute(sql.format(", ".join("?" * len(chunk))), tuple(chunk)).fetchall()
-        return rows
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all (nested calls join the outer one)."""
@@ -304,17 +302,12 @@ class SqliteFile:
             self._conn.close()
 
 
-class SqliteStore(SqliteFile):
-    """Payments, processed event ids and webhook secrets in the SQLite file at ``path``.
+class ShopTables:
+    """A's tables as the core's mappings, on any store with ``execute``, ``executemany``,
+    ``transaction`` and ``?`` placeholders: :class:`SqliteStore` here, and
+    :class:`~hooklab.live.store_postgres.PostgresStore` (the same SQL, the same contract)."""
 
-    Opening the same file again (after a crash, a deploy) gives back everything committed. One
-    connection, shared by the threads of one :class:`~hooklab.live.shop_app.ShopService` under a lock.
-    """
-
-    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
-        """``synchronous``: ``"full"`` (the default: a commit survives a power cut, so a 200 from A
-        means the event is on disk) or ``"normal"`` (survives A's crash, not the machine's)."""
-        super().__init__(path, _SCHEMA, synchronous=synchronous)
+    def _open_tables(self) -> None:
         self.payments: MutableMapping[str, dict] = _Payments(self)
         self.processed_events: MutableSet[str] = _EventIds(self)
         self.fulfilments = _Fulfilments(self)
@@ -328,6 +321,15 @@ class SqliteStore(SqliteFile):
         )  # fmt: skip
         self.meta: MutableMapping[str, str] = _Table(self, "meta", "key", ("value",), lambda v: (v,),
                                                      lambda row: row[0])  # fmt: skip
+
+    def rows_in(self, sql: str, keys: Iterable[str]) -> list[tuple]:
+        """The rows of ``sql`` whose ``IN ({})`` holds ``keys``, at most :data:`_IN_CHUNK` keys a statement."""
+        keys = list(keys)
+        rows: list[tuple] = []
+        for at in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[at : at + _IN_CHUNK]
+            rows += self.execute(sql.format(", ".join("?" * len(chunk))), tuple(chunk)).fetchall()
+        return rows
 
     def remember_events(self, accepted: Sequence[tuple[str, float]]) -> None:
         """Add processed event ids with when each was first accepted, in one statement."""
@@ -348,10 +350,38 @@ class SqliteStore(SqliteFile):
         return [row[0] for row in self.execute("SELECT secret FROM webhook_secrets ORDER BY added, secret")]
 
     def add_webhook_secret(self, secret: str) -> None:
-        with self._lock:
-            added = self._conn.execute("SELECT COALESCE(MAX(added), 0) + 1 FROM webhook_secrets").fetchone()[
-                0
-            ]
-            self._conn.execute(
-                "INSERT OR IGNORE INTO webhook_secrets (secret, added) VALUES (?, ?)", (secret, added)
+        with self.transaction():
+            added = self.execute("SELECT COALESCE(MAX(added), 0) + 1 FROM webhook_secrets").fetchone()[0]
+            self.execute(
+                "INSERT INTO webhook_secrets (secret, added) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (secret, added),
             )
+
+
+class SqliteStore(ShopTables, SqliteFile):
+    """Payments, processed event ids and webhook secrets in the SQLite file at ``path``.
+
+    Opening the same file again (after a crash, a deploy) gives back everything committed. One
+    connection, shared by the threads of one :class:`~hooklab.live.shop_app.ShopService` under a lock.
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+        """``synchronous``: ``"full"`` (the default: a commit survives a power cut, so a 200 from A
+        means the event is on disk) or ``"normal"`` (survives A's crash, not the machine's)."""
+        super().__init__(path, _SCHEMA, synchronous=synchronous)
+        self._open_tables()
+
+
+def is_postgres(db: str | Path) -> bool:
+    """Whether ``db`` names a PostgreSQL database (a ``postgresql://`` URL), not an SQLite file."""
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(db: str | Path, *, synchronous: str = "full") -> ShopTables:
+    """A's store at ``db``: an SQLite file, or a PostgreSQL database for a ``postgresql://`` URL
+    (several A processes may share one; SQLite stays the embedded default, and needs no server)."""
+    if is_postgres(db):
+        from hooklab.live.store_postgres import PostgresStore
+
+        return PostgresStore(str(db))
+    return SqliteStore(db, synchronous=synchronous)
