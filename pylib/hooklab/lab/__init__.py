@@ -116,6 +116,10 @@ _WHERE: dict[str, tuple[str, str]] = {
     "herd_live": ("hooklab.lab.stability_live", "herd_live"),
     "cpu_per_change": ("hooklab.lab.stability_live", "cpu_per_change"),
     "knee_plot": ("hooklab.lab.plots_stability", "knee"),
+    "postgres_installed": ("hooklab.lab.fleet", "postgres_installed"),
+    "fleet_scaling": ("hooklab.lab.fleet", "fleet_scaling"),
+    "fleet_under_fire": ("hooklab.lab.fleet", "fleet_under_fire"),
+    "POSTGRES_INSTALL_HINT": ("hooklab.live.postgres_server", "INSTALL_HINT"),
     "arrivals_plot": ("hooklab.lab.plots_stability", "arrivals"),
 }
 

@@ -243,7 +243,26 @@ class _Fulfilments(MutableMapping):
 SYNCHRONOUS = ("full", "normal")
 
 
-class SqliteFile:
+class NestedTransactions:
+    """:meth:`transaction` for a connection shared by threads under ``_lock``: the outermost call
+    opens the database's transaction (``_outermost``), calls inside it join it."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (nested calls join the outer one)."""
+        with self._lock:
+            if self._in_transaction:
+                yield
+                return
+            self._in_transaction = True
+            try:
+                with self._outermost():
+                    yield
+            finally:
+                self._in_transaction = False
+
+
+class SqliteFile(NestedTransactions):
     """One SQLite file, made only its owner's, with ``schema`` applied, shared by threads under a lock.
 
     :meth:`transaction` makes what runs inside it one atomic step. A's store (below) and B's
@@ -279,23 +298,15 @@ class SqliteFile:
                 self._conn.executemany(sql, rows)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Everything inside commits together or not at all (nested calls join the outer one)."""
-        with self._lock:
-            if self._in_transaction:
-                yield
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._in_transaction = True
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-            finally:
-                self._in_transaction = False
+    def _outermost(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

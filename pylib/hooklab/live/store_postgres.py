@@ -14,11 +14,10 @@ import contextlib
 import functools
 import json
 import threading
-from collections.abc import Iterator
 
 import psycopg
 
-from hooklab.live.store import ShopTables, _Payments, _Table
+from hooklab.live.store import NestedTransactions, ShopTables, _Payments, _Table
 
 #: The same tables as SQLite's (hooklab.live.store), in PostgreSQL's words: an identity column
 #: instead of AUTOINCREMENT, DOUBLE PRECISION instead of REAL.
@@ -47,7 +46,7 @@ def _placeholders(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-class PostgresFile:
+class PostgresFile(NestedTransactions):
     """One connection to a PostgreSQL database, shared by one process's threads under a lock;
     :meth:`transaction` makes what runs inside it one atomic step (nested calls join the outer)."""
 
@@ -76,18 +75,8 @@ class PostgresFile:
             with self._lock, self._conn.cursor() as cursor:
                 cursor.executemany(_placeholders(sql), rows)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            if self._in_transaction:
-                yield
-                return
-            self._in_transaction = True
-            try:
-                with self._conn.transaction():
-                    yield
-            finally:
-                self._in_transaction = False
+    def _outermost(self) -> contextlib.AbstractContextManager:
+        return self._conn.transaction()
 
     def close(self) -> None:
         with self._lock:
