@@ -32,3 +32,11 @@ def test_the_worker_command_needs_a_postgresql_database(tmp_path):
     from hooklab.cli import main
 
     assert main(["worker", "--db", str(tmp_path / "a.db")]) == 2
+
+
+def test_a_postgresql_database_that_does_not_answer_is_a_sentence_not_a_traceback(tmp_path, capsys):
+    from hooklab.cli import main
+
+    url = f"postgresql://nobody@/x?host={tmp_path}&port=1"
+    assert main(["consumer", "--provider", "http://127.0.0.1:9", "--mode", "webhook", "--db", url]) == 1
+    assert "cannot reach PostgreSQL" in capsys.readouterr().err

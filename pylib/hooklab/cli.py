@@ -173,12 +173,16 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     except ApiError as err:
         print(f"error: --public-url {public_url!r}: {err.message}", file=sys.stderr)
         return 2
-    service = ShopService(
-        args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
-        ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work, handlers=args.handlers,
-        api_key=args.api_key, owns_url=True, max_backlog=args.max_backlog, sqlite_sync=args.sqlite_sync,
-        workers=args.workers,
-    )  # fmt: skip
+    try:  # a --db server that does not answer is a sentence, not a traceback
+        service = ShopService(
+            args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
+            ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work, handlers=args.handlers,
+            api_key=args.api_key, owns_url=True, max_backlog=args.max_backlog, sqlite_sync=args.sqlite_sync,
+            workers=args.workers,
+        )  # fmt: skip
+    except ConnectionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
         if args.mode == "webhook" and not service.core.webhook_secrets:
