@@ -64,9 +64,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send, f"body is {int(declared)} bytes; the limit is {self.limit}")
+        declared = _content_length(scope)
+        if declared is not None:
+            if declared > self.limit:
+                await self._refuse(send, f"body is {declared} bytes; the limit is {self.limit}")
+            else:  # the HTTP parser reads no more than a declared length: nothing to count
+                await self.app(scope, receive, send)
             return
         size = 0
         started = False
@@ -94,6 +97,14 @@ class BodyLimitMiddleware:
     async def _refuse(self, send: Send, message: str) -> None:
         response = JSONResponse(ApiError(413, "body_too_large", message).to_dict(), status_code=413)
         await response({"type": "http"}, _nothing, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The request's declared ``Content-Length``, or ``None`` (a streamed body, or none declared)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 async def _nothing() -> Message:  # pragma: no cover - a JSONResponse never reads the request
@@ -180,8 +191,11 @@ class RequestLogMiddleware:
                     record()
             await send(message)
 
+        declared = _content_length(scope)
+        if declared is not None:
+            size = declared  # the parser reads exactly that many bytes: no need to count them
         try:
-            await self.app(scope, counting_receive, counting_send)
+            await self.app(scope, receive if declared is not None else counting_receive, counting_send)
         finally:
             record()
 

@@ -18,6 +18,11 @@ from hooklab.live.shop_context import ShopContext
 
 LOG = logging.getLogger("hooklab.shop")
 
+#: After applying a group smaller than :data:`MAX_GROUP`, the worker waits this long for more: under
+#: load it applied a handful per transaction, each one a commit and a turn at the GIL the endpoint
+#: needed (benchmarks/bench_receiver.py); an event waits at most this much longer to be applied.
+GATHER_S = 0.02
+
 
 class InboxWorker:
     """Applies inbox events; ``working``: events in their ``work_s`` of work right now."""
@@ -87,9 +92,12 @@ class InboxWorker:
         ctx = self.ctx
         forgot_at = -math.inf
         while not ctx.stop.is_set():
-            if self.work_once() == 0:
+            done = self.work_once()
+            if done == 0:
                 ctx.clock.wait(ctx.inbox_wake, 1.0)
                 ctx.inbox_wake.clear()
+            elif done < MAX_GROUP:  # let the next group gather: fewer, larger transactions
+                ctx.stop.wait(GATHER_S)
             if ctx.clock.now() - forgot_at >= 1.0:
                 with ctx.lock:
                     forgot_at = ctx.clock.now()
