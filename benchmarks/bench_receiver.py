@@ -31,7 +31,9 @@ from pathlib import Path
 
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
 from hooklab.lab.hostile import signed_events
+from hooklab.lab.stability_live import inbox_empty
 from hooklab.live.processes import Child, free_port, start
+from hooklab.live.runs import wait_until
 
 TARGET_EVENTS_S, TARGET_SHARE, TARGET_P99_MS = 2000, 0.35, 50
 BARE_APP = """
@@ -87,12 +89,7 @@ def run_wrk(url: str, script: Path, duration_s: int, connections: int = 32) -> d
 
 def wait_applied(db_path: Path, timeout_s: float = 60) -> None:
     """Wait until A's worker has applied everything in its inbox (so it is idle for the bare app's turn)."""
-    deadline = time.monotonic() + timeout_s
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-        while db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]:
-            if time.monotonic() > deadline:
-                raise TimeoutError("A's inbox did not drain")
-            time.sleep(0.05)
+    wait_until(lambda: inbox_empty(db_path), timeout_s, "A's inbox to drain")
 
 
 def start_bare(port: int) -> subprocess.Popen:

@@ -96,7 +96,8 @@ def _offer(url: str, events: list[tuple[str, bytes]], rate_per_s: float, timeout
         return pool.submit(asyncio.run, run()).result()
 
 
-def _inbox_empty(db: Path) -> bool:
+def inbox_empty(db: Path) -> bool:
+    """Whether A's SQLite inbox at ``db`` holds nothing (read-only: A keeps writing)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0
 
@@ -127,7 +128,7 @@ def knee(shares: tuple[float, ...] = (0.25, 0.5, 0.75, 0.9, 1.1, 1.5, 2.0), *, s
                         "p50_ms": round(1000 * float(np.median(ok)), 1) if ok else None,
                         "p99_ms": round(1000 * float(np.percentile(ok, 99)), 1) if ok else None,
                     })  # fmt: skip
-                    wait_until(lambda: _inbox_empty(folder / "a.db"), 60, "A to finish what it held")
+                    wait_until(lambda: inbox_empty(folder / "a.db"), 60, "A to finish what it held")
                     done.update(1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

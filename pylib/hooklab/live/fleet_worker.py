@@ -10,12 +10,9 @@ transaction is rolled back with its connection, and the rows are claimable again
 
 from __future__ import annotations
 
-import logging
 import time
 
 from hooklab.live.shop_app import ShopService
-
-LOG = logging.getLogger("hooklab.worker")
 
 #: Events claimed in one transaction when each needs no work of its own.
 GROUP = 256
@@ -36,20 +33,21 @@ def run_worker(service: ShopService, *, work_s: float = 0.0, idle_s: float = 0.1
         try:
             with ctx.lock:
                 done = ctx.core.apply_pending(ctx.clock.now(), limit=limit, before_apply=work)
-        except Exception as err:  # noqa: BLE001 - a bug in the work: find the event, set it aside
-            done = _set_aside_failing(service, err)
+        except Exception:  # noqa: BLE001 - a bug in the work: nothing of the group was kept
+            done = _one_at_a_time(service)
         applied += done
         if done == 0:
             ctx.stop.wait(idle_s)
     return applied
 
 
-def _set_aside_failing(service: ShopService, err: Exception) -> int:
-    """After a group failed: apply one event at a time; the one that fails goes to the dead letters."""
+def _one_at_a_time(service: ShopService) -> int:
+    """After a group failed: the oldest event alone, which the inbox worker applies or, if its work
+    fails, sets aside in the dead letters (and logs); 1 if it was applied."""
     ctx = service.ctx
     with ctx.lock:
-        pending = ctx.core.pending_events()[:1]
-    for event_id, event, _via in pending:
-        if service.worker.work_on(event_id, event) is False and event_id in ctx.core.dead_letters:
-            LOG.error("event %s set aside after %s", event_id, type(err).__name__)
-    return 0
+        oldest = next(iter(ctx.core.inbox.items()), None)  # a page of the inbox, not all of it
+    if oldest is None:
+        return 0
+    event_id, (event, _via, _at) = oldest
+    return int(bool(service.worker.work_on(event_id, event)))
