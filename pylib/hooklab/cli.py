@@ -144,7 +144,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
         seeded_ids=args.seeded_ids, retry_schedule=args.retries, jitter=args.jitter,
         delivery_timeout_s=args.delivery_timeout, db_path=args.db, rate_limit=args.rate_limit,
         poll_interval_s=args.poll_interval, api_keys=args.api_key,
-        endpoint_rate=args.endpoint_rate, recovery_spread_s=args.recovery_spread,
+        endpoint_rate=args.endpoint_rate, recovery_spread_s=args.recovery_spread, scheme=args.scheme,
     )  # fmt: skip
     kept = f", state in {args.db}" if args.db else ", in memory"
     print(
@@ -178,12 +178,14 @@ def cmd_consumer(args: argparse.Namespace) -> int:
             args.provider, mode=args.mode, interval_s=args.interval, public_url=public_url, db_path=args.db,
             ack=args.ack, on_event=args.on_event, reconcile_s=args.reconcile, work_s=args.work, handlers=args.handlers,
             api_key=args.api_key, owns_url=True, max_backlog=args.max_backlog, sqlite_sync=args.sqlite_sync,
-            workers=args.workers,
+            workers=args.workers, scheme=args.scheme, secret=args.secret,
         )  # fmt: skip
     except ConnectionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if not _provider_answers(args.provider):
+    if args.secret is not None:
+        pass  # the sender issued the secret: A registers nowhere, so the sender need not answer now
+    elif not _provider_answers(args.provider):
         start_b = f"start System B first (hooklab provider), or check --provider {args.provider}"
         if args.mode == "webhook" and not service.core.webhook_secrets:
             # A must register its URL with B before it can serve; without B that fails in uvicorn's
@@ -202,6 +204,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
             return 1
     reached = f" (B reaches it at {public_url})" if public_url != listen_url else ""
     every = f", reconciling every {args.reconcile:g} s" if args.reconcile else ""
+    every += f", {args.scheme} scheme" if args.scheme != "hooklab" else ""
     print(
         f"System A (shop) in {args.mode} mode on {listen_url}{reached}, provider {args.provider}{every}. "
         f'Create a payment with: curl -X POST {listen_url}/orders -H "Content-Type: application/json" '
@@ -329,6 +332,16 @@ def _option(p: argparse.ArgumentParser, flag: str, kind, default, help: str) -> 
     p.add_argument(flag, type=kind, default=default, help=f"{help} (default %(default)s)")
 
 
+def _scheme_option(p: argparse.ArgumentParser, what: str) -> None:
+    from hooklab.core.schemes import SCHEMES
+
+    p.add_argument(
+        "--scheme", choices=list(SCHEMES), default="hooklab",
+        help=f"{what}: hooklab (Hooklab-Signature), stripe (Stripe-Signature, indented JSON), github "
+        "(X-Hub-Signature-256, no timestamp), standard (Standard Webhooks' webhook-* headers) (default %(default)s)",
+    )  # fmt: skip
+
+
 def _provider_options(p: argparse.ArgumentParser) -> None:
     _option(p, "--port", int, DEFAULT_PROVIDER_PORT, "port on 127.0.0.1")
     _option(p, "--seed", int, 0, "seed for settlement times (and ids, with --seeded-ids)")
@@ -361,6 +374,7 @@ def _provider_options(p: argparse.ArgumentParser) -> None:
         "(default: none, every client is its address)",
     )  # fmt: skip
     _option(p, "--poll-interval", _positive_int, 60, "what GET /events says in X-Poll-Interval, seconds")
+    _scheme_option(p, "how B lays out and signs its deliveries")
     p.add_argument(
         "--db", default=None,
         help="SQLite file where B keeps payments, events, endpoints and its delivery outbox, so a "
@@ -436,6 +450,12 @@ def _consumer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--api-key", default=None, metavar="KEY",
         help="an API key B was started with, sent as Authorization: Bearer KEY (default: none)",
+    )  # fmt: skip
+    _scheme_option(p, "the senders' format A verifies and reads; stripe also reconciles from GET /v1/events")
+    p.add_argument(
+        "--secret", default=None, metavar="SECRET",
+        help="a signing secret the sender issued (localstripe's, GitHub's settings page): A trusts it "
+        "and does not register with B (default: register with B and keep the secret it returns)",
     )  # fmt: skip
     _option(p, "--log-level", str, "info", "uvicorn log level")
 

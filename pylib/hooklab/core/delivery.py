@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hooklab.core.contract import ATTEMPT_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER
-from hooklab.core.signing import sign_stripe
+from hooklab.core.schemes import SCHEMES
 
 
 class DeliveryState(StrEnum):
@@ -55,6 +54,8 @@ class Endpoint:
     #: When the current run of failures began (None after a success).
     failing_since: float | None = None
     disabled_reason: str | None = None
+    #: how B lays out, signs and heads its deliveries to this endpoint (:mod:`hooklab.core.schemes`)
+    scheme: str = "hooklab"
 
     def to_dict(self) -> dict:
         return {"id": self.id, "url": self.url, "secret": self.secret}
@@ -129,11 +130,10 @@ class Delivery:
         }
 
     def request(self, now: float) -> tuple[str, dict[str, str], bytes]:
-        """URL, headers and body of the next attempt, signed at ``now`` (like Stripe, per try)."""
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign_stripe(self.body, self.endpoint.secret, int(now)),
-            DELIVERY_HEADER: self.id,
-            ATTEMPT_HEADER: str(self.attempt + 1),
-        }
+        """URL, headers and body of the next attempt, signed at ``now`` (like Stripe, per try), in
+        the endpoint's scheme."""
+        headers = SCHEMES[self.endpoint.scheme].sign(
+            self.body, self.endpoint.secret, now, event_id=self.event_id, delivery_id=self.id,
+            attempt=self.attempt + 1,
+        )  # fmt: skip
         return self.endpoint.url, headers, self.body

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from hooklab.core.contract import FINAL_STATUSES, check_webhook_url, encode_event, event_type, redact_url
+from hooklab.core.contract import FINAL_STATUSES, check_webhook_url, event_type, redact_url
 from hooklab.core.delivery import Attempt, Delivery, DeliveryState, Endpoint
 from hooklab.core.errors import ApiError
 from hooklab.core.retry import POLICIES, RetryPolicy, retry_policy
+from hooklab.core.schemes import scheme
 
 #: Seconds to wait before retry 1, 2, ...; after the last one a delivery is given up (``fast``).
 DEFAULT_RETRY_SCHEDULE = POLICIES["fast"].waits_s
@@ -171,7 +172,10 @@ class PaymentProvider:
         store: ProviderStore | None = None,
         endpoint_rate: tuple[int, float] | None = None,
         recovery_spread_s: float = 0.0,
+        scheme_name: str = "hooklab",
     ) -> None:
+        #: how B lays out and signs every delivery (:mod:`hooklab.core.schemes`)
+        self.scheme = scheme(scheme_name)
         if endpoint_rate is not None and not (endpoint_rate[0] >= 1 and endpoint_rate[1] > 0):
             raise ValueError(f"endpoint_rate is (n >= 1, seconds > 0), got {endpoint_rate}")
         if not recovery_spread_s >= 0:
@@ -294,7 +298,9 @@ class PaymentProvider:
         able to sign), unless one is given (a notebook that shows a fixed signature).
         """
         url = check_webhook_url(url)
-        endpoint = Endpoint(self._new_id("we"), url, secret or "whsec_" + secrets.token_hex(24))
+        # hex is also base64, so the same form serves the Standard Webhooks scheme (whsec_<base64>)
+        endpoint = Endpoint(self._new_id("we"), url, secret or "whsec_" + secrets.token_hex(24),
+                            scheme=self.scheme.name)  # fmt: skip
         self.endpoints[endpoint.id] = endpoint
         self._queues[endpoint.id] = []
         self._in_flight[endpoint.id] = 0
@@ -341,7 +347,7 @@ class PaymentProvider:
     def _enqueue_deliveries(self, event: dict, now: float) -> None:
         if not self.endpoints:
             return
-        body = encode_event(event)
+        body = self.scheme.encode(event)
         for endpoint in self.endpoints.values():
             self._new_delivery(endpoint, event["id"], body, now)
 
@@ -615,6 +621,7 @@ class PaymentProvider:
         for event in saved["events"]:
             self._add_event(event)
         for endpoint in saved["endpoints"]:
+            endpoint.scheme = self.scheme.name  # a B restarted with another --scheme signs in the new one
             self.endpoints[endpoint.id] = endpoint
             self._queues[endpoint.id] = []
             self._in_flight[endpoint.id] = 0

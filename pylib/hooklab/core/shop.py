@@ -28,9 +28,10 @@ from collections.abc import Iterable, Mapping, MutableMapping, MutableSet, Seque
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from hooklab.core.contract import FINAL_STATUSES, MAX_BODY_BYTES, SIGNATURE_HEADER, parse_json, validate_event
+from hooklab.core.contract import FINAL_STATUSES, MAX_BODY_BYTES, parse_json, validate_event
 from hooklab.core.errors import ApiError
-from hooklab.core.signing import STRIPE_SIGNATURE_HEADER, SignatureError, verify_stripe
+from hooklab.core.schemes import IGNORED, scheme, shop_event, signed_in
+from hooklab.core.signing import SignatureError
 
 
 class Observation(NamedTuple):
@@ -111,7 +112,10 @@ class Shop:
         store: ShopStore | None = None,
         defer: bool = False,
         retention_s: float = INBOX_RETENTION_S,
+        scheme_name: str = "hooklab",
     ) -> None:
+        #: the senders' convention A verifies and reads (:mod:`hooklab.core.schemes`)
+        self.scheme = scheme(scheme_name)
         self.store = store
         self.defer = defer
         self.retention_s = retention_s
@@ -327,6 +331,8 @@ class Shop:
         then JSON. The event, or the error reply."""
         try:
             return self._verified_event(body, headers, now)
+        except _Ignored as ignored:
+            return ignored.reply
         except ApiError as err:
             self.rejections.append((now, err.code))
             return WebhookReply(err.status, err.to_dict(), None)
@@ -357,22 +363,51 @@ class Shop:
                 "this endpoint has no signing secret yet: register it with System B "
                 "(POST /webhook-endpoints) and keep the secret it returns",
             )  # fmt: skip
-        header = _header(headers, SIGNATURE_HEADER)
         try:
-            verify_stripe(body, header, self.webhook_secrets, tolerance=self.tolerance_s, now=now)
+            self.scheme.verify(body, headers, self.webhook_secrets, tolerance=self.tolerance_s, now=now)
         except SignatureError as err:
-            # same scheme as Stripe's, under hooklab's own header name: say the name the caller must fix
-            message = str(err).replace(STRIPE_SIGNATURE_HEADER, SIGNATURE_HEADER)
+            message = _refusal(err, self.scheme.header, signed_in(headers), self.scheme.name)
             raise ApiError(400, "bad_signature", message, reason=err.reason) from None
-        return validate_event(parse_json(body))
+        parsed = parse_json(body)
+        event = shop_event(parsed)
+        if event is IGNORED:
+            raise _Ignored(parsed)
+        return validate_event(event)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lower = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lower), None)
-    return value
+class _Ignored(Exception):
+    """A genuine event of a type A does not handle: answered 200 (else the sender retries it for days)."""
+
+    def __init__(self, event: dict) -> None:
+        self.reply = WebhookReply(
+            200,
+            {
+                "received": True,
+                "duplicate": False,
+                "event": str(event.get("id")),
+                "ignored": str(event.get("type")),
+            },
+            None,
+        )
+
+
+def _refusal(err: SignatureError, header: str, carried: list[str], expected: str) -> str:
+    """What A's 400 says: the verifier's reason, and what most often causes it (a sender in another
+    scheme than A's; a relay that re-serialised the body)."""
+    message = str(err)
+    others = [name for name in carried if name != expected]
+    if err.reason == "missing_header" and others:
+        message += (
+            f". The request is signed in the {others[0]} scheme, and this A verifies {expected}: start A "
+            f"with --scheme {others[0]}, or make the sender sign in {expected}"
+        )
+    elif err.reason == "signature_mismatch":
+        message += (
+            f". If a proxy, relay or framework between the sender and A parsed and re-serialised the "
+            f"JSON (smee-client does), the bytes changed and no {header} can match: pass the body on "
+            f"byte for byte"
+        )
+    return message
 
 
 class PollSchedule:

@@ -216,21 +216,25 @@ def webhook_pair(
     retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
     clock: Clock | None = None,
     tolerance_s: int | None = None,
+    scheme: str = "hooklab",
 ) -> Iterator[WebhookPair]:
     """Serve B, serve A in webhook mode (on ``clock``), register A's endpoint; stop both after the block.
 
     ``tolerance_s`` is A's replay window (seconds either side of its clock); A's app is wrapped in
-    a :class:`RecordingApp`, so the pair can hand out the real deliveries it received. A keeps its
+    a :class:`RecordingApp`, so the pair can hand out the real deliveries it received. ``scheme``:
+    the convention B signs in and A verifies (:mod:`hooklab.core.schemes`). A keeps its
     state in a SQLite file in a temporary folder, removed when the block ends.
     """
     # seeded ids: a demo shows the same ids on every run (its secret is still from `secrets`)
     provider = ProviderService(
-        seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True
+        seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=True, scheme=scheme
     )
     with tempfile.TemporaryDirectory(prefix="hooklab-a-") as folder, serve(provider.app) as b:
 
         def new_shop() -> ShopService:  # A's process: memory fresh, SQLite file the same
-            shop = ShopService(b.url, mode="webhook", clock=clock, db_path=Path(folder) / "shop.db")
+            shop = ShopService(
+                b.url, mode="webhook", clock=clock, db_path=Path(folder) / "shop.db", scheme=scheme
+            )
             if tolerance_s is not None:
                 shop.core.tolerance_s = tolerance_s
             return shop

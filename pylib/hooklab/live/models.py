@@ -192,3 +192,7 @@ class WebhookAnswer(BaseModel):
     received: bool
     duplicate: bool = Field(description="true: A had this event already and did nothing")
     event: str
+    ignored: str | None = Field(
+        default=None,
+        description="an authentic event of a type A does not handle (this type): nothing was stored",
+    )

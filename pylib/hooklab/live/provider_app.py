@@ -107,7 +107,9 @@ class ProviderService:
     core goes through ``service.lock``, so tests and notebooks may read it from another thread.
     ``transport`` replaces the network under B's webhook client (an ``httpx.ASGITransport`` to
     deliver in-process, in tests). ``retry_schedule``: a policy name (``fast``, ``svix``, ...,
-    :data:`hooklab.core.retry.POLICIES`), a policy, or a list of waits.
+    :data:`hooklab.core.retry.POLICIES`), a policy, or a list of waits. ``scheme``: how B lays out
+    and signs its deliveries (``hooklab``, ``stripe``, ``github``, ``standard``:
+    :mod:`hooklab.core.schemes`).
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class ProviderService:
         max_sending: int = MAX_SENDING,
         endpoint_rate: tuple[int, float] | None = None,
         recovery_spread_s: float = 0.0,
+        scheme: str = "hooklab",
     ) -> None:
         limited = [Middleware(ApiKeyMiddleware, api_keys=frozenset(api_keys))]
         if rate_limit is not None:
@@ -144,7 +147,7 @@ class ProviderService:
         core = PaymentProvider(
             seed=seed, settlement=settlement, retry_schedule=retry_schedule, seeded_ids=seeded_ids,
             jitter=jitter, max_in_flight=max_in_flight, store=store, endpoint_rate=endpoint_rate,
-            recovery_spread_s=recovery_spread_s,
+            recovery_spread_s=recovery_spread_s, scheme_name=scheme,
         )  # fmt: skip
         self.ctx = ProviderContext(name=name, core=core, clock=clock or WallClock(), log=RequestLog(name),
                                    store=store)  # fmt: skip

@@ -85,6 +85,10 @@ class ShopService:
     webhook mode call :meth:`register_webhook` with the URL A is served at (or pass
     ``public_url``, and the app registers itself when it starts).
 
+    ``scheme``: the senders' convention A verifies and reads (``hooklab``, ``stripe``, ``github``,
+    ``standard``: :mod:`hooklab.core.schemes`). ``secret``: a signing secret the sender issued (a
+    Stripe-like provider's dashboard, GitHub's webhook settings): A trusts it and registers nowhere.
+
     ``client`` replaces A's HTTP client to B (say, one on an ``httpx.ASGITransport`` to call B
     in-process, in tests); A then leaves closing it to the caller.
     """
@@ -112,6 +116,8 @@ class ShopService:
         sqlite_sync: str = "full",
         handlers: int | None = None,
         workers: int = 1,
+        scheme: str = "hooklab",
+        secret: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -133,6 +139,8 @@ class ShopService:
         if workers not in (0, 1):
             raise ValueError(f"workers must be 0 (the endpoint only) or 1, got {workers}")
         self.workers = workers
+        if secret is not None:  # a secret the sender issued: nothing to register, so no URL to give B
+            public_url = None
         self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
         self.ack, self.reconcile_s = ack, reconcile_s
         self.provider_url = provider_url.rstrip("/")
@@ -143,7 +151,9 @@ class ShopService:
         # SQLite file, or a postgresql:// URL (a database several A processes share)
         store = open_store(db_path, synchronous=sqlite_sync) if db_path is not None else None
         extra = {} if retention_s is None else {"retention_s": retention_s}
-        core = Shop(store=store, defer=ack == "inbox", **extra)
+        core = Shop(store=store, defer=ack == "inbox", scheme_name=scheme, **extra)
+        if secret is not None:
+            core.add_webhook_secret(secret)
         schedule = PollSchedule(interval_s)
         for payment_id in core.pending_ids():  # a restarted poller carries on where it stopped
             schedule.add(payment_id, clock.now())

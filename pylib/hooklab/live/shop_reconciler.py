@@ -3,6 +3,10 @@
 At start-up and every round it reads to the end (the cursor is kept durably with a database), so
 what B never delivered is learned anyway, and in webhook mode it checks that B still knows A's
 endpoint (:meth:`~hooklab.live.shop_registration.Registration.ensure`).
+
+An A receiving in the ``stripe`` scheme reconciles the way Stripe's API allows instead: it lists
+``GET /v1/events`` created since its last round (Stripe keeps events for 30 days:
+https://docs.stripe.com/api/events/list), newest first, a page at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import contextlib
 
 import httpx
 
-from hooklab.core.contract import EVENTS_PATH
+from hooklab.core.contract import EVENTS_PATH, validate_event
+from hooklab.core.errors import ApiError
+from hooklab.core.schemes import IGNORED, shop_event
 from hooklab.live.shop_context import ShopContext
 from hooklab.live.shop_registration import Registration
 
@@ -28,6 +34,8 @@ class Reconciler:
         (``None``: B did not answer). A cursor B does not know (a restarted in-memory B) starts
         over from B's first event: the inbox drops what A has already."""
         ctx = self.ctx
+        if ctx.core.scheme.name == "stripe":
+            return self._reconcile_stripe()
         if ctx.mode == "webhook":
             self.registration.ensure()
         started = ctx.clock.now()
@@ -50,6 +58,35 @@ class Reconciler:
                 break
         with ctx.lock:
             ctx.core.meta["reconciled_at"] = repr(started)
+        return new
+
+    def _reconcile_stripe(self) -> int | None:
+        """Read Stripe's ``GET /v1/events`` created since the last round (the same second again:
+        Stripe's times are whole seconds, and the inbox drops what A has), newest first, page by page."""
+        ctx = self.ctx
+        since = int(ctx.core.meta.get("stripe_since", "0"))
+        newest, new, after = since, 0, None
+        while True:
+            url = f"/v1/events?limit={RECONCILE_PAGE}&created[gte]={since}" + (
+                f"&starting_after={after}" if after else ""
+            )
+            response = ctx.send("reconcile", "GET", url)
+            if response is None or response.status_code != 200:
+                return None
+            page = response.json()
+            events = []
+            for raw in page["data"]:
+                newest = max(newest, int(raw.get("created", 0)))
+                mapped = shop_event(raw)
+                if mapped is not IGNORED:
+                    with contextlib.suppress(ApiError):  # one malformed event does not stop the round
+                        events.append(validate_event(mapped))
+            new += ctx.accept_page(events, "reconcile")
+            if not page.get("has_more") or not page["data"]:
+                break
+            after = page["data"][-1]["id"]
+        with ctx.lock:
+            ctx.core.meta["stripe_since"] = str(newest)
         return new
 
     def run(self) -> None:
