@@ -9,7 +9,7 @@ LEARNER_DIR ?= my-notebooks
 # more JupyterLab arguments, e.g. make lab LAB_ARGS="--ServerApp.open_browser=True"
 LAB_ARGS ?=
 
-.PHONY: help setup lab lab-reset test test-fast fuzz chaos notebooks index site lint format benchmarks constraints clean
+.PHONY: help setup lab lab-reset test test-fast fuzz chaos notebooks index site lint format benchmarks constraints clean peers maybe-peers
 
 help:
 	@echo "make lab         set up (if needed), then JupyterLab on your own copies ($(LEARNER_DIR)/); prints the URL to open"
@@ -17,6 +17,7 @@ help:
 	@echo "make test        set up (if needed), then lint, unit/e2e tests, nbval over every notebook, browser tests"
 	@echo "make notebooks   re-execute every notebook in place so stored outputs are current"
 	@echo "make index       regenerate the series map in notebooks/00-index.ipynb"
+	@echo "make peers       install the Node peers (GitHub's @octokit/webhooks, smee-client) into peers/node"
 	@echo "make site        the series as a static website in _site/ (from the stored outputs; reads offline)"
 	@echo "make benchmarks  print measured performance figures"
 	@echo "make lint        ruff check + format check + import-linter (the layers)"
@@ -60,7 +61,7 @@ format: $(STAMP)
 	$(BIN)/ruff format pylib tests benchmarks notebooks
 
 # two workers (this machine has 2 cores); --dist loadfile keeps each notebook's cells in one kernel
-test: $(STAMP) lint
+test: $(STAMP) lint maybe-peers
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
@@ -78,6 +79,20 @@ fuzz: $(STAMP)
 
 notebooks: $(STAMP) index
 	$(BIN)/python -m hooklab.lab.notebook_tools execute notebooks
+
+# the Node peers of tests/test_real_peers.py and notebook 03 (GitHub's @octokit/webhooks, the
+# smee-client relay), exactly as peers/node/package-lock.json pins them
+PEERS_STAMP := peers/node/node_modules/.package-lock.json
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): peers/node/package.json peers/node/package-lock.json
+	@command -v npm >/dev/null || { echo "make peers needs Node.js 20 and npm (apt-get install nodejs npm)"; exit 1; }
+	cd peers/node && npm ci --no-audit --no-fund
+
+# with npm here, make test installs the Node peers; without, their tests skip and say why (CI fails instead)
+maybe-peers:
+	@if command -v npm >/dev/null; then $(MAKE) -s --no-print-directory peers; \
+	else echo "no npm here: the tests with Node peers will skip (make peers installs them)"; fi
 
 site: $(STAMP)
 	$(BIN)/python -m hooklab.lab.site _site

@@ -145,6 +145,8 @@ class Shop:
         self.fulfil_count: Counter[str] = Counter()  # payment id -> times fulfilled (should be 1)
         self.tolerance_s = tolerance_s
         self.rejections: list[tuple[float, str]] = []  # (time, reason): what was refused, for the notebooks
+        #: the last refusal's error as A answered it (code, message, reason): why, in A's own words
+        self.last_refusal: dict | None = None
 
     # --- knowledge ------------------------------------------------------------------------
     @property
@@ -335,6 +337,7 @@ class Shop:
             return ignored.reply
         except ApiError as err:
             self.rejections.append((now, err.code))
+            self.last_refusal = err.to_dict()["error"]
             return WebhookReply(err.status, err.to_dict(), None)
 
     def accept_webhooks(

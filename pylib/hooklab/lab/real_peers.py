@@ -1,0 +1,274 @@
+"""Real peers nobody at hooklab wrote: localstripe (a Stripe-compatible fake server, PyPI), GitHub's
+own signer and verifier (@octokit/webhooks, npm) and a relay developers use for local webhooks
+(smee-client, npm), each in a process of its own on 127.0.0.1, started and ended here by its pid.
+
+The npm packages live in ``peers/node`` (pinned by its ``package-lock.json``; ``make peers``
+installs them, ``.ci/run`` too). :func:`missing_node_peers` says what is missing instead of failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hooklab.core.contract import WEBHOOK_ENDPOINTS_PATH, WEBHOOK_PATH
+from hooklab.lab.pair import RecordingApp
+from hooklab.live.processes import free_port
+from hooklab.live.provider_app import ProviderService
+from hooklab.live.runs import wait_until
+from hooklab.live.serving import serve
+from hooklab.live.shop_app import ShopService
+
+#: The npm project of the Node peers (in the repository, beside ``pylib/``).
+NODE_PEERS = Path(__file__).resolve().parents[3] / "peers" / "node"
+INSTALL_HINT = "install them with `make peers` (Node 20 and npm: `apt-get install nodejs npm`)"
+START_TIMEOUT_S = 20.0
+
+#: Test card numbers localstripe knows, as Stripe documents them: one that pays, and one that can be
+#: attached to a customer but whose charge is declined.
+CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000341"
+#: A key localstripe accepts (any ``sk_...``); nothing here reaches Stripe.
+LOCALSTRIPE_KEY = "sk_test_hooklab"
+
+
+def missing_node_peers() -> str | None:
+    """Why the Node peers cannot run here (``None``: they can)."""
+    if shutil.which("node") is None:
+        return f"Node.js is not installed; {INSTALL_HINT}"
+    for package in ("@octokit/webhooks", "smee-client", "undici"):
+        if not (NODE_PEERS / "node_modules" / package / "package.json").exists():
+            return f"the npm package {package} is not in {NODE_PEERS}/node_modules; {INSTALL_HINT}"
+    return None
+
+
+def _require_node_peers() -> None:
+    reason = missing_node_peers()
+    if reason is not None:
+        raise RuntimeError(reason)
+
+
+def octokit(secret: str, *, verify: list[tuple[bytes, str]] = (), sign: list[bytes] = ()) -> dict:  # type: ignore[assignment]
+    """Ask @octokit/webhooks, in one Node process: does each ``(body, X-Hub-Signature-256)`` of
+    ``verify`` verify under ``secret``, and what does it sign each body of ``sign`` with?
+    ``{"verified": [bool, ...], "signatures": ["sha256=...", ...], "version": "14.2.0"}``."""
+    _require_node_peers()
+    request = {
+        "secret": secret,
+        "verify": [{"body_b64": base64.b64encode(b).decode(), "signature": s} for b, s in verify],
+        "sign": [base64.b64encode(b).decode() for b in sign],
+    }
+    done = subprocess.run(["node", str(NODE_PEERS / "octokit.mjs")], input=json.dumps(request), text=True,
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"@octokit/webhooks failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+@dataclass
+class Relay:
+    """A running relay: deliver to ``channel``; ``forwarded`` are the target's answers, in order."""
+
+    channel: str
+    proc: subprocess.Popen
+    forwarded: list[int] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def relay(target: str, *, keep_raw: bool = False) -> Iterator[Relay]:
+    """Run ``peers/node/relay.mjs``: a smee.io-style channel and the real smee-client forwarding
+    to ``target``; with ``keep_raw`` the raw bytes are forwarded instead of re-serialised JSON."""
+    _require_node_peers()
+    args = ["node", str(NODE_PEERS / "relay.mjs"), "--target", target, *(["--keep-raw"] if keep_raw else [])]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="hooklab-relay-reader", daemon=True).start()
+    try:
+        first = lines.get(timeout=START_TIMEOUT_S)
+        if first is None:
+            raise RuntimeError(f"the relay stopped while starting: {proc.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+        running = Relay(json.loads(first)["channel"], proc)
+
+        def collect() -> None:
+            while (line := lines.get()) is not None:
+                running.forwarded.append(json.loads(line)["forwarded"])
+
+        threading.Thread(target=collect, name="hooklab-relay-answers", daemon=True).start()
+        yield running
+    finally:
+        _end(proc)
+
+
+@dataclass
+class RelayedPair:
+    """B delivering to A through a relay (:func:`relayed_pair`)."""
+
+    provider: ProviderService
+    shop: ShopService
+    relay: Relay
+    b_url: str
+    recorder: RecordingApp
+    sent: list[bytes] = field(default_factory=list)
+
+    def pay(self, n: int = 3, timeout_s: float = 15.0) -> list[int]:
+        """``n`` customers pay at B; wait until the relay forwarded each settlement; A's answers."""
+        before = len(self.relay.forwarded)
+        for _ in range(n):
+            httpx.post(self.b_url + "/payments", json={"amount": 1999, "currency": "eur"}).raise_for_status()
+        wait_until(
+            lambda: len(self.relay.forwarded) >= before + n, timeout_s, f"the relay to forward {n} deliveries"
+        )
+        return self.relay.forwarded[before:]
+
+    @property
+    def received(self) -> list[bytes]:
+        """The bodies A's endpoint received, in order (after the relay)."""
+        return [request.body for request in self.recorder.captured]
+
+    def delivered(self) -> list[bytes]:
+        """The bodies B sent, in order (before the relay)."""
+        with self.provider.lock:
+            return [
+                d.body for d in sorted(self.provider.core.deliveries.values(), key=lambda d: d.created_at)
+            ]
+
+
+@contextlib.contextmanager
+def relayed_pair(scheme: str = "stripe", *, keep_raw: bool = False) -> Iterator[RelayedPair]:
+    """B (payments settle in 0.2 s, no retries) and A in ``scheme``, B's deliveries going through
+    :func:`relay` to A: what a developer gets by pointing a provider at a smee channel."""
+    from hooklab.core.provider import SettlementModel
+
+    provider = ProviderService(
+        scheme=scheme, retry_schedule=(), settlement=SettlementModel(mean_s=0.2, failure_share=0)
+    )
+    with serve(provider.app) as b:
+        shop = ShopService(b.url, mode="webhook", scheme=scheme)
+        recorder = RecordingApp(shop.app)
+        try:
+            with serve(recorder) as a, relay(a.url + WEBHOOK_PATH, keep_raw=keep_raw) as running:
+                endpoint = httpx.post(b.url + WEBHOOK_ENDPOINTS_PATH, json={"url": running.channel}).json()
+                with shop.lock:
+                    shop.core.add_webhook_secret(endpoint["secret"])
+                yield RelayedPair(provider, shop, running, b.url, recorder)
+        finally:
+            shop.close()
+            provider.close()
+
+
+@dataclass
+class LocalStripe:
+    """A running localstripe: its ``url`` and what it logged (one line per delivery it tried)."""
+
+    url: str
+    log_path: Path
+
+    def deliveries(self) -> list[str]:
+        """localstripe's own lines about its webhook deliveries, e.g. ``webhook
+        "payment_intent.succeeded" failed: Cannot connect to host ...``."""
+        return [line for line in self.log_path.read_text().splitlines() if line.startswith('webhook "')]
+
+
+@contextlib.contextmanager
+def localstripe() -> Iterator[LocalStripe]:
+    """Run localstripe (``python -m localstripe --from-scratch``) on a free port, until the block ends.
+
+    It sends each event once, a second after it happens, to every endpoint configured with
+    :func:`stripe_endpoint`, signed ``Stripe-Signature: t=..,v1=..``; it never retries. (It also
+    saves its state to ``/tmp/localstripe.pickle``, which ``--from-scratch`` never reads back.)
+    """
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="hooklab-localstripe-") as folder:
+        log_path = Path(folder) / "localstripe.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+                                    stdout=log, stderr=log)  # fmt: skip
+        running = LocalStripe(f"http://127.0.0.1:{port}", log_path)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"localstripe exited with {proc.returncode}: {log_path.read_text()[-2000:]}"
+                    )
+                try:
+                    httpx.get(running.url + "/v1/events", headers=_stripe_auth(), timeout=0.5)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"localstripe did not answer at {running.url} within {START_TIMEOUT_S:g} s"
+                        ) from None
+                    time.sleep(0.05)
+            yield running
+        finally:
+            _end(proc)
+
+
+def _stripe_auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {LOCALSTRIPE_KEY}"}
+
+
+def stripe_endpoint(stripe_url: str, url: str, secret: str, name: str = "hooklab") -> None:
+    """Tell localstripe to send PaymentIntent events to ``url``, signed with ``secret``."""
+    events = ["payment_intent.succeeded", "payment_intent.payment_failed"]
+    response = httpx.post(
+        f"{stripe_url}/_config/webhooks/{name}", json={"url": url, "secret": secret, "events": events}
+    )
+    response.raise_for_status()
+
+
+def stripe_payment(stripe_url: str, amount: int = 2500, *, card: str = CARD_OK) -> str:
+    """A customer pays at localstripe with a test card; the PaymentIntent's id (``pi_...``).
+    A declined card answers 402 at localstripe and still makes a ``payment_intent.payment_failed``
+    event."""
+    with httpx.Client(base_url=stripe_url, headers=_stripe_auth(), timeout=10) as client:
+        method = client.post("/v1/payment_methods", data={
+            "type": "card", "card[number]": card, "card[exp_month]": "12", "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        })  # fmt: skip
+        method.raise_for_status()
+        intents = client.get("/v1/payment_intents", params={"limit": 100}).json()["data"]
+        before = {intent["id"] for intent in intents}
+        created = client.post("/v1/payment_intents", data={
+            "amount": str(amount), "currency": "eur", "payment_method": method.json()["id"], "confirm": "true",
+        })  # fmt: skip
+        if created.status_code == 200:
+            return created.json()["id"]
+        # declined: localstripe answers with the card error, so find the new PaymentIntent by listing
+        intents = client.get("/v1/payment_intents", params={"limit": 100}).json()["data"]
+        new = [intent["id"] for intent in intents if intent["id"] not in before]
+        if created.status_code != 402 or len(new) != 1:
+            raise RuntimeError(f"localstripe answered {created.status_code}: {created.text[:500]}")
+        return new[0]
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """End a process started here, by its pid: SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
