@@ -45,7 +45,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-lab: $(STAMP)
+lab: $(STAMP) maybe-peers
 	@$(BIN)/python -m hooklab.lab.launcher --port $(LAB_PORT) --copies $(LEARNER_DIR) -- $(LAB_ARGS)
 
 lab-reset: $(STAMP)

@@ -28,7 +28,6 @@ from hooklab.lab import real_peers
 from hooklab.lab.pair import webhook_pair
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
-from hooklab.live.shop_app import ShopService
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +47,9 @@ def stripe():
         yield running
 
 
-def _stripe_shop(stripe, secret: str) -> ShopService:
-    return ShopService(
-        stripe.url, mode="webhook", scheme="stripe", secret=secret, api_key=real_peers.LOCALSTRIPE_KEY
-    )
-
-
 def test_localstripe_events_reach_a_verified_and_recorded(stripe):
     secret = "whsec_" + secrets.token_hex(24)
-    shop = _stripe_shop(stripe, secret)
+    shop = real_peers.stripe_shop(stripe, secret)
     try:
         with serve(shop.app) as a:
             real_peers.stripe_endpoint(stripe.url, a.url + WEBHOOK_PATH, secret)
@@ -77,7 +70,7 @@ def test_localstripe_events_reach_a_verified_and_recorded(stripe):
 
 def test_an_event_sent_while_a_is_down_is_lost_until_a_reconciles(stripe):
     secret = "whsec_" + secrets.token_hex(24)
-    shop = _stripe_shop(stripe, secret)
+    shop = real_peers.stripe_shop(stripe, secret)
     try:
         with serve(shop.app) as a:
             url = a.url
@@ -102,7 +95,7 @@ def test_an_event_sent_while_a_is_down_is_lost_until_a_reconciles(stripe):
 
 
 def test_octokit_verifies_b_github_deliveries_and_a_accepts_what_octokit_signs(node_peers):
-    with webhook_pair(scheme="github") as pair:
+    with webhook_pair(scheme="github", settlement=real_peers.QUICK) as pair:
         pair.checkout(4)
         delivered = [(r.body, r.headers["x-hub-signature-256"]) for r in pair.captured]
         tampered = (delivered[0][0].replace(b"succeeded", b"succeedeD"), delivered[0][1])
@@ -126,7 +119,7 @@ def _payment(pid: str) -> dict:
 
 
 def test_the_standardwebhooks_library_accepts_b_standard_deliveries():
-    with webhook_pair(scheme="standard") as pair:
+    with webhook_pair(scheme="standard", settlement=real_peers.QUICK) as pair:
         pair.checkout(4)
         receiver = standardwebhooks.Webhook(pair.secret)
         for request in pair.captured:

@@ -121,6 +121,13 @@ _WHERE: dict[str, tuple[str, str]] = {
     "fleet_under_fire": ("hooklab.lab.fleet", "fleet_under_fire"),
     "POSTGRES_INSTALL_HINT": ("hooklab.live.postgres_server", "INSTALL_HINT"),
     "arrivals_plot": ("hooklab.lab.plots_stability", "arrivals"),
+    "SCHEMES": ("hooklab.core.schemes", "SCHEMES"),
+    "missing_node_peers": ("hooklab.lab.real_peers", "missing_node_peers"),
+    "stripe_sender": ("hooklab.lab.real_peers", "stripe_sender"),
+    "stripe_outage": ("hooklab.lab.real_peers", "stripe_outage"),
+    "github_octokit": ("hooklab.lab.real_peers", "github_octokit"),
+    "standard_library": ("hooklab.lab.real_peers", "standard_library"),
+    "relay_table": ("hooklab.lab.real_peers", "relay_table"),
 }
 
 __all__ = list(_WHERE)

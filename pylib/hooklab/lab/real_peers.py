@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,16 +24,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from hooklab.core.contract import WEBHOOK_ENDPOINTS_PATH, WEBHOOK_PATH
-from hooklab.lab.pair import RecordingApp
+from hooklab.core.provider import SettlementModel, make_event
+from hooklab.core.schemes import SCHEMES
+from hooklab.lab.pair import RecordingApp, webhook_pair
 from hooklab.live.processes import free_port
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
 from hooklab.live.shop_app import ShopService
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The npm project of the Node peers (in the repository, beside ``pylib/``).
 NODE_PEERS = Path(__file__).resolve().parents[3] / "peers" / "node"
@@ -42,6 +49,8 @@ START_TIMEOUT_S = 20.0
 #: Test card numbers localstripe knows, as Stripe documents them: one that pays, and one that can be
 #: attached to a customer but whose charge is declined.
 CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000341"
+#: Payments that settle in a few tenths of a second, all paid: the peers' demos wait for nothing else.
+QUICK = SettlementModel(mean_s=0.3, min_s=0.1, failure_share=0.0)
 #: A key localstripe accepts (any ``sk_...``); nothing here reaches Stripe.
 LOCALSTRIPE_KEY = "sk_test_hooklab"
 
@@ -155,13 +164,9 @@ class RelayedPair:
 
 @contextlib.contextmanager
 def relayed_pair(scheme: str = "stripe", *, keep_raw: bool = False) -> Iterator[RelayedPair]:
-    """B (payments settle in 0.2 s, no retries) and A in ``scheme``, B's deliveries going through
+    """B (payments settle in a few tenths of a second, no retries) and A in ``scheme``, B's deliveries going through
     :func:`relay` to A: what a developer gets by pointing a provider at a smee channel."""
-    from hooklab.core.provider import SettlementModel
-
-    provider = ProviderService(
-        scheme=scheme, retry_schedule=(), settlement=SettlementModel(mean_s=0.2, failure_share=0)
-    )
+    provider = ProviderService(scheme=scheme, retry_schedule=(), settlement=QUICK)
     with serve(provider.app) as b:
         shop = ShopService(b.url, mode="webhook", scheme=scheme)
         recorder = RecordingApp(shop.app)
@@ -272,3 +277,146 @@ def _end(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+# --- what notebook 03 shows -----------------------------------------------------------------------
+def stripe_shop(stripe: LocalStripe, secret: str) -> ShopService:
+    """A receiving in the ``stripe`` scheme with the secret given to ``stripe``, reconciling from it."""
+    return ShopService(stripe.url, mode="webhook", scheme="stripe", secret=secret, api_key=LOCALSTRIPE_KEY)
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_hex(24)
+
+
+def stripe_sender(paid: int = 3, declined: int = 1) -> dict:
+    """localstripe takes ``paid`` payments and declines ``declined``; what A, in the ``stripe``
+    scheme, verified, refused and recorded."""
+    secret = _new_secret()
+    with localstripe() as stripe:
+        shop = stripe_shop(stripe, secret)
+        try:
+            with serve(shop.app) as a:
+                stripe_endpoint(stripe.url, a.url + WEBHOOK_PATH, secret)
+                for card in [CARD_OK] * paid + [CARD_DECLINED] * declined:
+                    stripe_payment(stripe.url, card=card)
+                wait_until(lambda: len(shop.snapshot()) == paid + declined, 15, "A to record every payment")
+            statuses = [p["status"] for p in shop.snapshot().values()]
+            return {
+                "events localstripe sent": len(stripe.deliveries()),
+                "verified by A": len(stripe.deliveries()) - len(shop.core.rejections),
+                "refused by A": len(shop.core.rejections),
+                "succeeded": statuses.count("succeeded"),
+                "failed": statuses.count("failed"),
+                "orders fulfilled": len(shop.fulfilment_rows()),
+            }
+        finally:
+            shop.close()
+
+
+def stripe_outage() -> dict:
+    """localstripe sends one event while A is down, and never again; A reconciles from its
+    ``GET /v1/events``. What A knew at each step."""
+    secret = _new_secret()
+    with localstripe() as stripe:
+        shop = stripe_shop(stripe, secret)
+        try:
+            with serve(shop.app) as a:
+                url, port = a.url, a.port
+            stripe_endpoint(stripe.url, url + WEBHOOK_PATH, secret)  # A is down now
+            missed = stripe_payment(stripe.url)
+            wait_until(lambda: len(stripe.deliveries()) == 1, 15, "localstripe to try its delivery")
+            with serve(shop.app, port=port):  # A is back at the same URL
+                later = stripe_payment(stripe.url)
+                wait_until(lambda: later in shop.snapshot(), 15, "the next event")
+                knew_before = missed in shop.snapshot()
+                new = shop.reconcile_once()
+                wait_until(lambda: missed in shop.snapshot(), 15, "A to apply what it reconciled")
+            return {
+                "localstripe's attempts at the missed event": sum(
+                    " failed" in line for line in stripe.deliveries()
+                ),
+                "A knew it before reconciling": knew_before,
+                "new from GET /v1/events": new,
+                "A knows it now": shop.snapshot()[missed]["status"],
+                "new from a second reconciliation": shop.reconcile_once(),
+                "orders fulfilled": len(shop.fulfilment_rows()),
+            }
+        finally:
+            shop.close()
+
+
+def github_octokit(payments: int = 4) -> dict:
+    """B delivers in the ``github`` scheme; GitHub's @octokit/webhooks verifies each delivery (and
+    one tampered copy), and signs events that A then receives."""
+    with webhook_pair(scheme="github", settlement=QUICK) as pair:
+        pair.checkout(payments)
+        delivered = [(r.body, r.headers["x-hub-signature-256"]) for r in pair.captured]
+        tampered = (delivered[0][0].replace(b"succeeded", b"succeedeD"), delivered[0][1])
+        payment = {"amount": 700, "currency": "eur", "status": "succeeded", "version": 2}
+        own = [SCHEMES["github"].encode(make_event(f"evt_octokit{i}", {"id": f"pay_octokit{i}", **payment}, 1.0))
+               for i in range(3)]  # fmt: skip
+        answer = octokit(pair.secret, verify=[*delivered, tampered], sign=own)
+        accepted = sum(
+            httpx.post(pair.webhook_url, content=body, headers={"X-Hub-Signature-256": sig}).status_code
+            == 200
+            for body, sig in zip(own, answer["signatures"], strict=True)
+        )
+        return {
+            "B's deliveries": len(delivered),
+            "verified by octokit": sum(answer["verified"][:-1]),
+            "tampered copy verified": answer["verified"][-1],
+            "events octokit signed": len(own),
+            "accepted by A": accepted,
+            "@octokit/webhooks": answer["version"],
+        }
+
+
+def standard_library(payments: int = 4) -> dict:
+    """B delivers in the ``standard`` scheme; the ``standardwebhooks`` library (the specification's
+    own) verifies each delivery, and refuses a copy with one byte added."""
+    import standardwebhooks
+
+    with webhook_pair(scheme="standard", settlement=QUICK) as pair:
+        pair.checkout(payments)
+        receiver = standardwebhooks.Webhook(pair.secret)
+
+        def verifies(body: bytes, headers: dict) -> bool:
+            try:
+                receiver.verify(body, headers)
+            except standardwebhooks.WebhookVerificationError:
+                return False
+            return True
+
+        requests = [(r.body, dict(r.headers)) for r in pair.captured]
+        return {
+            "B's deliveries": len(requests),
+            "verified by standardwebhooks": sum(verifies(b, h) for b, h in requests),
+            "a byte added, verified": verifies(requests[0][0] + b" ", requests[0][1]),
+        }
+
+
+#: The relay runs :func:`relay_table` shows: (row, B's scheme, keep the raw bytes).
+RELAY_RUNS = (
+    ("stripe scheme (indented JSON), relayed as smee-client does", "stripe", False),
+    ("hooklab scheme (compact JSON), relayed as smee-client does", "hooklab", False),
+    ("stripe scheme (indented JSON), raw bytes kept", "stripe", True),
+)
+
+
+def relay_table(payments: int = 3) -> tuple[pd.DataFrame, str]:
+    """B's deliveries through the smee-client relay to A, three ways (:data:`RELAY_RUNS`): A's
+    answers, whether A got the bytes B signed; and A's own words for its first refusal."""
+    import pandas as pd
+
+    rows, refusal = {}, ""
+    for name, scheme_name, keep_raw in RELAY_RUNS:
+        with relayed_pair(scheme_name, keep_raw=keep_raw) as run:
+            answers = run.pay(payments)
+            rows[name] = {
+                "A's answers": " ".join(map(str, answers)),
+                "bytes as B signed them": sorted(run.received) == sorted(run.delivered()),
+                "A's reason": (run.shop.core.last_refusal or {}).get("reason", ""),
+            }
+            refusal = refusal or (run.shop.core.last_refusal or {}).get("message", "")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("B -> relay -> A"), refusal
