@@ -406,9 +406,8 @@ def _refusal(err: SignatureError, header: str, carried: list[str], expected: str
         )
     elif err.reason == "signature_mismatch":
         message += (
-            f". If a proxy, relay or framework between the sender and A parsed and re-serialised the "
-            f"JSON (smee-client does), the bytes changed and no {header} can match: pass the body on "
-            f"byte for byte"
+            f". A relay or framework that parsed and re-serialised the JSON (smee-client does) changed "
+            f"the bytes, and no {header} can match them: have it pass the body on byte for byte"
         )
     return message
 

@@ -398,9 +398,9 @@ def standard_library(payments: int = 4) -> dict:
 
 #: The relay runs :func:`relay_table` shows: (row, B's scheme, keep the raw bytes).
 RELAY_RUNS = (
-    ("stripe scheme (indented JSON), relayed as smee-client does", "stripe", False),
-    ("hooklab scheme (compact JSON), relayed as smee-client does", "hooklab", False),
-    ("stripe scheme (indented JSON), raw bytes kept", "stripe", True),
+    ("stripe (indented JSON), re-serialised", "stripe", False),
+    ("hooklab (compact JSON), re-serialised", "hooklab", False),
+    ("stripe (indented JSON), raw bytes kept", "stripe", True),
 )
 
 
@@ -414,9 +414,9 @@ def relay_table(payments: int = 3) -> tuple[pd.DataFrame, str]:
         with relayed_pair(scheme_name, keep_raw=keep_raw) as run:
             answers = run.pay(payments)
             rows[name] = {
-                "A's answers": " ".join(map(str, answers)),
-                "bytes as B signed them": sorted(run.received) == sorted(run.delivered()),
+                "A answered": " ".join(map(str, answers)),
+                "bytes intact": sorted(run.received) == sorted(run.delivered()),
                 "A's reason": (run.shop.core.last_refusal or {}).get("reason", ""),
             }
             refusal = refusal or (run.shop.core.last_refusal or {}).get("message", "")
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("B -> relay -> A"), refusal
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("B's scheme, relay"), refusal
