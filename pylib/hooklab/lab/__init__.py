@@ -122,7 +122,6 @@ _WHERE: dict[str, tuple[str, str]] = {
     "POSTGRES_INSTALL_HINT": ("hooklab.live.postgres_server", "INSTALL_HINT"),
     "arrivals_plot": ("hooklab.lab.plots_stability", "arrivals"),
     "SCHEMES": ("hooklab.core.schemes", "SCHEMES"),
-    "missing_node_peers": ("hooklab.lab.real_peers", "missing_node_peers"),
     "stripe_sender": ("hooklab.lab.real_peers", "stripe_sender"),
     "stripe_outage": ("hooklab.lab.real_peers", "stripe_outage"),
     "github_octokit": ("hooklab.lab.real_peers", "github_octokit"),

@@ -53,8 +53,8 @@ from hooklab.measure.requestlog import RequestLog
 #: What A's webhook endpoint accepts (read as raw bytes, verified, then parsed: no model here).
 EVENT_SHAPE = (
     'A signed event: {"id": "evt_...", "type": "payment.succeeded", "created": <unix>, '
-    '"data": {"object": {"id": "pay_...", "status": ..., "version": <int>, ...}}}, '
-    "with a Hooklab-Signature header t=<unix>,v1=<hex>"
+    '"data": {"object": {"id": "pay_...", "status": ..., "version": <int>, ...}}} (or, in the stripe '
+    "scheme, a Stripe payment_intent.* event), signed in this A's scheme"
 )
 MODES = SHOP_MODES
 #: ``ack``: answer after applying the event (``inline``) or after writing it to the inbox (``inbox``).
@@ -200,7 +200,15 @@ class ShopService:
             (HEALTH_PATH, self.health, "GET", 200, Health, ()),
         ]
         # the webhook body is read raw and verified before parsing, so no model: describe it instead
-        event_body = {"application/json": {"schema": {"type": "object", "description": EVENT_SHAPE}}}
+        scheme = self.core.scheme
+        event_body = {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": f"{EVENT_SHAPE}: {scheme.name}, header {scheme.header}",
+                }
+            }
+        }
         for path, handler, method, status, model, errors in routes:
             extra = (
                 {"requestBody": {"required": True, "content": event_body}} if path == WEBHOOK_PATH else None
