@@ -26,6 +26,7 @@ from hooklab.core.provider import make_event
 from hooklab.core.schemes import scheme
 from hooklab.lab import real_peers
 from hooklab.lab.pair import webhook_pair
+from hooklab.live.processes import free_port, start
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
 
@@ -156,3 +157,40 @@ def test_compact_json_survives_the_relay_byte_for_byte(node_peers):
     with real_peers.relayed_pair("hooklab") as run:
         assert run.pay(3) == [200, 200, 200]
         assert sorted(run.received) == sorted(run.delivered())
+
+
+def test_the_commands_in_the_stripe_scheme_with_localstripe(stripe, tmp_path):
+    """`hooklab consumer --scheme stripe --secret ...`, a process, as the README shows it."""
+    secret = "whsec_" + secrets.token_hex(24)
+    a = start(["consumer", "--provider", stripe.url, "--mode", "webhook", "--scheme", "stripe", "--secret", secret,
+               "--api-key", real_peers.LOCALSTRIPE_KEY], free_port(), tmp_path / "a.log")  # fmt: skip
+    try:
+        real_peers.stripe_endpoint(stripe.url, a.url + WEBHOOK_PATH, secret)
+        paid = real_peers.stripe_payment(stripe.url)
+        wait_until(lambda: httpx.get(f"{a.url}/payments/{paid}").status_code == 200, 15, "A to record it")
+        assert httpx.get(f"{a.url}/payments/{paid}").json()["status"] == "succeeded"
+    finally:
+        a.stop()
+
+
+@pytest.mark.parametrize("name", ["github", "standard"])
+def test_the_commands_in_another_scheme_work_together(name, tmp_path):
+    log = tmp_path / "processes.log"
+    b = start(["provider", "--scheme", name, "--settle-mean", "0.3"], free_port(), log)
+    a = None
+    try:
+        a = start(["consumer", "--provider", b.url, "--mode", "webhook", "--scheme", name], free_port(), log)
+        created = httpx.post(f"{a.url}/orders", json={"amount": 1999, "currency": "eur"}).json()
+
+        def settled() -> bool:
+            return httpx.get(f"{a.url}/payments/{created['id']}").json()["status"] != "pending"
+
+        wait_until(settled, 15, "A to hear of the settlement")
+        assert (
+            httpx.get(f"{a.url}/payments/{created['id']}").json()
+            == httpx.get(f"{b.url}/payments/{created['id']}").json()
+        )
+    finally:
+        for child in (a, b):
+            if child is not None:
+                child.stop()
