@@ -15,7 +15,6 @@ import os
 import queue
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from hooklab.core.contract import WEBHOOK_ENDPOINTS_PATH, WEBHOOK_PATH
 from hooklab.core.provider import SettlementModel, make_event
 from hooklab.core.schemes import SCHEMES
 from hooklab.lab.pair import RecordingApp, webhook_pair
-from hooklab.live.processes import free_port
+from hooklab.live.processes import Child, free_port
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
@@ -270,13 +269,7 @@ def stripe_payment(stripe_url: str, amount: int = 2500, *, card: str = CARD_OK) 
 
 def _end(proc: subprocess.Popen) -> None:
     """End a process started here, by its pid: SIGTERM, then SIGKILL after 5 s."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    Child("", proc, Path(os.devnull)).stop()
 
 
 # --- what notebook 03 shows -----------------------------------------------------------------------
