@@ -206,3 +206,28 @@ def test_a_bug_in_as_own_work_sets_the_event_aside_and_the_inbox_moves_on(
     )
     assert poison not in shop.core.payments and event_id in shop.core.processed_events
     shop.close()
+
+
+def test_the_webhook_served_past_fastapis_layers_still_logs_documents_and_answers_json(tmp_path):
+    from fastapi.testclient import TestClient
+
+    service = ShopService("http://127.0.0.1:9", mode="webhook", secret="whsec_" + "ab" * 24)
+    try:
+        with TestClient(service.app) as client:
+            refused = client.post(WEBHOOK_PATH, content=b"{}")  # straight to the endpoint: unsigned
+            assert refused.status_code == 400 and refused.json()["error"]["reason"] == "missing_header"
+            wrong_method = client.get(WEBHOOK_PATH)  # any other method: FastAPI's routing, as before
+            assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+
+            async def broken(request):
+                raise RuntimeError("a bug in the handler")
+
+            service._fast_routes[("POST", WEBHOOK_PATH)] = broken
+            bug = client.post(WEBHOOK_PATH, content=b"{}")
+            assert bug.status_code == 500 and bug.json()["error"]["code"] == "internal_error"
+            assert "a bug in the handler" in bug.json()["error"]["message"]
+        log = service.log.to_frame()
+        assert log[log["path"] == WEBHOOK_PATH]["status"].tolist() == [400, 405, 500]
+        assert "post" in service.app.openapi()["paths"][WEBHOOK_PATH]  # still described
+    finally:
+        service.close()

@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Match, request_response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hooklab.core.clock import Clock
@@ -28,18 +27,6 @@ from hooklab.core.contract import HEALTH_PATH, MAX_BODY_BYTES, SENDER_HEADER
 from hooklab.core.errors import ApiError
 from hooklab.live.models import ErrorBody
 from hooklab.measure.requestlog import RequestLog
-
-
-class RawRoute(APIRoute):
-    """A route whose endpoint takes the :class:`Request` and returns the response itself, as the
-    webhook endpoint does (it reads the raw bytes before anything parses them). FastAPI documents it
-    in OpenAPI like any route; Starlette calls it, as a plain Starlette route, without FastAPI's
-    per-request parameter solving and exit stacks, which such an endpoint does not use and which
-    cost A's webhook a tenth of its rate (benchmarks/bench_receiver.py)."""
-
-    def __init__(self, path: str, endpoint: Callable, **kwargs) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        self.app = request_response(endpoint)
 
 
 class _BodyTooLarge(HTTPException):
@@ -109,6 +96,31 @@ def _content_length(scope: Scope) -> int | None:
 
 async def _nothing() -> Message:  # pragma: no cover - a JSONResponse never reads the request
     return {"type": "http.disconnect"}
+
+
+class FastRoutes:
+    """Pure ASGI middleware: a request for one of ``routes`` (``{(method, path): endpoint}``, an
+    endpoint taking the :class:`Request` and returning the response) goes straight to its endpoint,
+    past FastAPI's exception, exit-stack and routing layers, which such an endpoint does not use and
+    which cost A's webhook about a fifth of its rate (benchmarks/bench_receiver.py). The route stays
+    registered with FastAPI, so /docs describes it; an exception still becomes our JSON error."""
+
+    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], Callable]) -> None:
+        self.app, self.routes = app, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = (
+            self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        )
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # as the app's own handlers would answer it: JSON, never a traceback
+            response = await api_error(request, exc)
+        await response(scope, receive, send)
 
 
 def mark(request: Request, kind: str, news: bool | None = None) -> None:
@@ -324,9 +336,11 @@ def make_app(
     body_models: Iterable[type] = (),
     kinds: dict[str, str] | None = None,
     middleware: Iterable[Middleware] = (),
+    fast_routes: dict[tuple[str, str], Callable] | None = None,
 ) -> FastAPI:
     """A FastAPI app for ``service`` (its ``log``, ``name``, ``clock``, ``_lifespan`` and ``health``), with
-    local docs, the request log, the body limit and our JSON errors."""
+    local docs, the request log, the body limit and our JSON errors. ``fast_routes``: a dict the
+    caller may fill before the app serves, of routes :class:`FastRoutes` serves directly."""
     log, name, clock = service.log, service.name, service.clock
     hints = {
         field: info.description or "as /docs describes"
@@ -350,6 +364,7 @@ def make_app(
             Middleware(RequestLogMiddleware, log=log, name=name, clock=clock, kinds=kinds),
             *middleware,  # inside the log, so a refused request is logged too (B's rate limit)
             Middleware(BodyLimitMiddleware),
+            Middleware(FastRoutes, routes={} if fast_routes is None else fast_routes),
         ],
         exception_handlers={
             ApiError: api_error,

@@ -40,7 +40,7 @@ from hooklab.core.shop import PollSchedule, Shop, WebhookReply
 from hooklab.live.client import LoggingTransport, ThreadedTransport, logging_client
 from hooklab.live.clocks import WaitableClock, WallClock
 from hooklab.live.models import FulfilmentList, Health, Payment, PaymentList, PaymentRequest, WebhookAnswer
-from hooklab.live.server import RawRoute, documented, make_app, mark
+from hooklab.live.server import documented, make_app, mark
 from hooklab.live.shop_commits import GroupCommitter
 from hooklab.live.shop_context import ShopContext
 from hooklab.live.shop_poller import Poller
@@ -180,12 +180,15 @@ class ShopService:
         self.committer = GroupCommitter(self.ctx)  # stores verified events, many per commit
         self._inbox_counted = (-math.inf, 0, 0)  # (when, inbox size, writer's deferred count then)
         self._threads: list[threading.Thread] = []  # the worker and the reconciler, while serving
+        # the webhook, the route that must keep up with a sender's bursts, is served straight
+        self._fast_routes = {("POST", WEBHOOK_PATH): self.webhook}
         self.app = make_app(
             self,
             TITLE,
             DESCRIPTION,
             body_models=(PaymentRequest,),
             kinds={WEBHOOK_PATH: "webhook", ORDERS_PATH: "create"},
+            fast_routes=self._fast_routes,
         )
         self._add_routes()
 
@@ -216,7 +219,6 @@ class ShopService:
             self.app.router.add_api_route(
                 path, handler, methods=[method], status_code=status,
                 responses=documented(status, model, *errors), openapi_extra=extra,
-                route_class_override=RawRoute if path == WEBHOOK_PATH else None,
             )  # fmt: skip
 
     # --- what the parts share, read from outside ---------------------------------------------
