@@ -103,7 +103,8 @@ class FastRoutes:
     endpoint taking the :class:`Request` and returning the response) goes straight to its endpoint,
     past FastAPI's exception, exit-stack and routing layers, which such an endpoint does not use: A's
     webhook went from 37% to 41-47% of a bare Starlette app's rate (benchmarks/bench_receiver.py,
-    medians of 3 rounds). The route stays registered with FastAPI, so /docs describes it; an exception still becomes our JSON error."""
+    medians of 3 rounds). The route stays registered with FastAPI, so /docs describes it; an
+    exception still becomes our JSON error."""
 
     def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], Callable]) -> None:
         self.app, self.routes = app, routes
