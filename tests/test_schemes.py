@@ -138,3 +138,11 @@ def test_b_and_a_over_http_in_every_scheme(name):
         headers = pair.captured[-1].headers
         assert SCHEMES[name].header.lower() in headers
         assert pair.failed_attempts() == 0
+
+
+def test_a_secret_the_scheme_cannot_use_is_refused_at_start_up():
+    from hooklab.live.shop_app import ShopService
+
+    with pytest.raises(ValueError, match="standard scheme"):
+        ShopService("http://127.0.0.1:9", mode="webhook", scheme="standard", secret="whsec_not base64!")
+    scheme("standard").check_secret(SECRET)  # hex is base64: fine

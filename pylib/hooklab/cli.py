@@ -183,6 +183,9 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     except ConnectionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # a --secret the scheme cannot use
+        print(f"error: --secret: {err}", file=sys.stderr)
+        return 2
     if args.secret is not None:
         pass  # the sender issued the secret: A registers nowhere, so the sender need not answer now
     elif not _provider_answers(args.provider):

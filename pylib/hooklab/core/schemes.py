@@ -100,6 +100,14 @@ class Scheme:
             headers[ATTEMPT_HEADER] = str(attempt)
         return headers
 
+    def check_secret(self, secret: str) -> None:
+        """Raise ``ValueError`` if this scheme cannot sign with ``secret`` (a Standard Webhooks secret
+        is ``whsec_`` + base64): a setting to refuse at start-up, not on every delivery."""
+        try:
+            self.sign(b"", secret, 0, event_id="evt_check", delivery_id="dlv_check")
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"this secret cannot be used in the {self.name} scheme: {err}") from None
+
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *,
                tolerance: float, now: float) -> None:  # fmt: skip
         """Raise :class:`~hooklab.core.signing.SignatureError` unless ``body`` is signed by one of

@@ -36,6 +36,7 @@ from hooklab.core.contract import (
 )
 from hooklab.core.errors import ApiError
 from hooklab.core.modes import SHOP_MODES
+from hooklab.core.schemes import scheme as scheme_named
 from hooklab.core.shop import PollSchedule, Shop, WebhookReply
 from hooklab.live.client import LoggingTransport, ThreadedTransport, logging_client
 from hooklab.live.clocks import WaitableClock, WallClock
@@ -140,6 +141,7 @@ class ShopService:
             raise ValueError(f"workers must be 0 (the endpoint only) or 1, got {workers}")
         self.workers = workers
         if secret is not None:  # a secret the sender issued: nothing to register, so no URL to give B
+            scheme_named(scheme).check_secret(secret)  # refused here, before anything is opened
             public_url = None
         self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
         self.ack, self.reconcile_s = ack, reconcile_s
