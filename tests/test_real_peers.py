@@ -24,6 +24,7 @@ import standardwebhooks
 from hooklab.core.contract import WEBHOOK_PATH
 from hooklab.core.provider import make_event
 from hooklab.core.schemes import scheme
+from hooklab.core.signing import sign_github
 from hooklab.lab import real_peers
 from hooklab.lab.pair import webhook_pair
 from hooklab.live.processes import free_port, start
@@ -194,3 +195,12 @@ def test_the_commands_in_another_scheme_work_together(name, tmp_path):
         for child in (a, b):
             if child is not None:
                 child.stop()
+
+
+def test_octokit_signs_githubs_documented_example_as_hooklab_does(node_peers):
+    # the example of GitHub's "Validating webhook deliveries" page, through both implementations
+    secret, body = "It's a Secret to Everybody", b"Hello, World!"
+    documented = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    answer = real_peers.octokit(secret, verify=[(body, documented)], sign=[body])
+    assert answer["signatures"] == [documented] == [sign_github(body, secret)]
+    assert answer["verified"] == [True]
