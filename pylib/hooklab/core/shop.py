@@ -406,8 +406,8 @@ def _refusal(err: SignatureError, header: str, carried: list[str], expected: str
         )
     elif err.reason == "signature_mismatch":
         message += (
-            f". A relay or framework that parsed and re-serialised the JSON (smee-client does) changed "
-            f"the bytes, and no {header} can match them: have it pass the body on byte for byte"
+            f". A common cause: a relay that re-serialises JSON (smee-client does); no {header} can "
+            f"match the bytes it sends, so it must pass the body on byte for byte"
         )
     return message
 
