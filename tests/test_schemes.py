@@ -6,11 +6,14 @@ from __future__ import annotations
 import itertools
 import json
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as event_note
 
 from hooklab.core.contract import encode_event
 from hooklab.core.provider import make_event
-from hooklab.core.schemes import IGNORED, SCHEMES, scheme, shop_event
+from hooklab.core.schemes import IGNORED, SCHEMES, STRIPE_TYPES, scheme, shop_event
 from hooklab.core.shop import Shop
 from hooklab.lab.pair import webhook_pair
 
@@ -146,3 +149,65 @@ def test_a_secret_the_scheme_cannot_use_is_refused_at_start_up():
     with pytest.raises(ValueError, match="standard scheme"):
         ShopService("http://127.0.0.1:9", mode="webhook", scheme="standard", secret="whsec_not base64!")
     scheme("standard").check_secret(SECRET)  # hex is base64: fine
+
+
+# --- hostile input in every scheme: never a 5xx, nothing stored unless a valid event arrives -----
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+stripe_events = st.fixed_dictionaries(
+    {"id": st.one_of(st.from_regex(r"evt_[a-z0-9]{1,8}", fullmatch=True), json_values), "object": st.just("event"),
+     "type": st.one_of(st.sampled_from(sorted(STRIPE_TYPES)), st.text(max_size=20)),
+     "created": st.one_of(st.integers(0, 2_000_000_000), json_values),
+     "data": st.one_of(json_values, st.fixed_dictionaries({"object": st.fixed_dictionaries(
+         {"id": st.one_of(st.sampled_from(["pi_1", "pi_2"]), json_values)},
+         optional={"amount": st.one_of(st.integers(1, 10**6), st.integers(-5, 10**13), json_values),
+                   "currency": st.one_of(st.sampled_from(["eur", "usd"]), json_values),
+                   "created": st.one_of(st.integers(0, 2_000_000_000), json_values)})}))},
+)  # fmt: skip
+bodies = st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode()),
+                   stripe_events.map(lambda e: json.dumps(e, indent=2).encode()))  # fmt: skip
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+hostile_headers = st.dictionaries(
+    st.sampled_from([s.header for s in SCHEMES.values()] + ["webhook-id", "webhook-timestamp", "x-other"]),
+    header_text,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(list(SCHEMES)), body=bodies, extra=hostile_headers, sign=st.booleans())
+def test_no_input_in_any_scheme_makes_a_answer_5xx_or_store_a_refused_event(name, body, extra, sign):
+    shop = Shop(webhook_secrets=[SECRET], scheme_name=name)
+    headers = {
+        **extra,
+        **(scheme(name).sign(body, SECRET, NOW, event_id="evt_p", delivery_id="d") if sign else {}),
+    }
+    reply = shop.receive_webhook(body, headers, NOW)
+    ignored = "ignored" in reply.body
+    event_note(f"{name}: {reply.status}{' ignored' if ignored else ''}")
+    assert reply.status in (200, 400, 413, 422), reply
+    if reply.status != 200 or ignored:
+        assert shop.snapshot() == {} and len(shop.processed_events) == 0
+    else:
+        assert len(shop.processed_events) == 1 and sign
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=stripe_events)
+def test_a_signed_stripe_event_is_recorded_as_its_type_says_or_refused_whole(event):
+    shop = Shop(webhook_secrets=[SECRET], scheme_name="stripe")
+    body, headers = _delivery("stripe", event)
+    reply = shop.receive_webhook(body, headers, NOW)
+    recorded = reply.status == 200 and "ignored" not in reply.body
+    event_note("recorded" if recorded else f"{reply.status}{' ignored' if 'ignored' in reply.body else ''}")
+    assert reply.status in (200, 422), reply
+    if recorded:
+        [payment] = shop.snapshot().values()
+        assert (
+            payment["status"] == STRIPE_TYPES[event["type"]]
+            and payment["id"] == event["data"]["object"]["id"]
+        )
+    else:
+        assert shop.snapshot() == {} and len(shop.processed_events) == 0

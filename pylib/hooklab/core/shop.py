@@ -387,11 +387,16 @@ class _Ignored(Exception):
             {
                 "received": True,
                 "duplicate": False,
-                "event": str(event.get("id")),
-                "ignored": str(event.get("type")),
+                "event": _text(event.get("id")),
+                "ignored": _text(event.get("type")),
             },
             None,
         )
+
+
+def _text(value: object) -> str:
+    """A field of an ignored event as text for A's answer ("" where it is not a string)."""
+    return value if isinstance(value, str) else ""
 
 
 def _refusal(err: SignatureError, header: str, carried: list[str], expected: str) -> str:
