@@ -204,3 +204,12 @@ def test_octokit_signs_githubs_documented_example_as_hooklab_does(node_peers):
     answer = real_peers.octokit(secret, verify=[(body, documented)], sign=[body])
     assert answer["signatures"] == [documented] == [sign_github(body, secret)]
     assert answer["verified"] == [True]
+
+
+def test_the_relay_exercise_checker_agrees_with_javascript_itself(node_peers):
+    from test_lessons import RELAY_BODIES
+
+    from hooklab.lab.answers import _js_like_reserialise
+
+    bodies = [*RELAY_BODIES.values(), b'{"u":"a\\/b"}', b'{"x":[1.5,2.0,-3]}']
+    assert [_js_like_reserialise(b) for b in bodies] == real_peers.js_reserialise(bodies)

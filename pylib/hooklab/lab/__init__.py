@@ -127,6 +127,7 @@ _WHERE: dict[str, tuple[str, str]] = {
     "github_octokit": ("hooklab.lab.real_peers", "github_octokit"),
     "standard_library": ("hooklab.lab.real_peers", "standard_library"),
     "relay_table": ("hooklab.lab.real_peers", "relay_table"),
+    "js_reserialise": ("hooklab.lab.real_peers", "js_reserialise"),
 }
 
 __all__ = list(_WHERE)

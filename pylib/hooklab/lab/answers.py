@@ -206,6 +206,37 @@ def _rotation_header(answer, *, body: bytes, old: str, new: str, t0: int) -> str
     return None
 
 
+def _js_like_reserialise(body: bytes) -> bytes:
+    """``JSON.stringify(JSON.parse(body))`` for the bodies of 03's exercise 5, in Python: no spaces,
+    keys in order, characters as themselves, a whole number written without ``.0``
+    (tests/test_real_peers.py checks it against Node for those bodies)."""
+    import json
+
+    def js(value):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {key: js(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [js(item) for item in value]
+        return value
+
+    return json.dumps(js(json.loads(body)), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _relay_survivors(answer, *, bodies: dict[str, bytes]) -> str | None:
+    if not isinstance(answer, set | frozenset | list | tuple) or not set(answer) <= set(bodies):
+        return f"answer with a set of labels from {sorted(bodies)}, e.g. {{'a'}}"
+    survivors = {label for label, body in bodies.items() if _js_like_reserialise(body) == body}
+    rules = ("JSON.stringify writes no spaces, keeps the keys in their order, writes a number in "
+             "JavaScript's shortest form and a non-ASCII character as itself")  # fmt: skip
+    if set(answer) - survivors:
+        return f"at least one of your picks comes out changed: {rules}"
+    if survivors - set(answer):
+        return f"at least one body you left out comes out exactly as it went in: {rules}"
+    return None
+
+
 #: 03's exercise 4 signs its own message (the specification's example is printed in section 6)
 STANDARD_EXERCISE_ID = "msg_hooklab_exercise_4"
 
@@ -379,6 +410,10 @@ EXERCISES = {
     ),
     "03-rotation-header": Exercise(_rotation_header, "one t, one v1 entry per secret"),
     "03-standard-by-hand": Exercise(_standard_by_hand, "the value B's sign_standard computes"),
+    "03-relay-survivors": Exercise(
+        _relay_survivors,
+        "only bodies already written as JSON.stringify writes them: a signature survives by luck",
+    ),
     "04-break-even": Exercise(_break_even, "polling and webhooks break even at T = 1/λ"),
     "04-hybrid-requests": Exercise(_hybrid_requests, "webhooks plus reconciliation polls"),
     "04-parcels": Exercise(_parcels, "compare N/T with N·λ"),

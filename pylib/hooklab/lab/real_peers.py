@@ -87,6 +87,29 @@ def octokit(secret: str, *, verify: list[tuple[bytes, str]] = (), sign: list[byt
     return json.loads(done.stdout)
 
 
+#: What a relay channel and smee-client do to a body, in JavaScript itself: JSON.parse, then
+#: JSON.stringify (base64 lines in, a JSON list of base64 out, so every byte is kept).
+_JS_REPARSE = (
+    "const lines = require('fs').readFileSync(0, 'utf8').split('\\n').filter(Boolean);"
+    "const again = lines.map((b64) => Buffer.from(JSON.stringify(JSON.parse("
+    "Buffer.from(b64, 'base64').toString('utf8')))).toString('base64'));"
+    "process.stdout.write(JSON.stringify(again));"
+)
+
+
+def js_reserialise(bodies: list[bytes]) -> list[bytes]:
+    """Each body as JavaScript writes it again after parsing it (``JSON.stringify(JSON.parse(body))``,
+    what smee-client's relay does to a delivery), run by Node."""
+    if shutil.which("node") is None:
+        raise RuntimeError(f"Node.js is not installed; {INSTALL_HINT}")
+    stdin = "".join(base64.b64encode(body).decode() + "\n" for body in bodies)
+    done = subprocess.run(["node", "-e", _JS_REPARSE], input=stdin, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"node could not re-serialise the bodies: {done.stderr[-2000:]}")
+    return [base64.b64decode(b64) for b64 in json.loads(done.stdout)]
+
+
 @dataclass
 class Relay:
     """A running relay: deliver to ``channel``; ``forwarded`` are the target's answers, in order."""
