@@ -19,6 +19,7 @@ events it has not seen, and the bare app's turn waits until A's worker has appli
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sqlite3
@@ -29,10 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from hooklab.core.contract import SIGNATURE_HEADER, WEBHOOK_PATH
 from hooklab.lab.hostile import signed_events
 from hooklab.lab.stability_live import inbox_empty
-from hooklab.live.processes import Child, free_port, start
+from hooklab.live.processes import Child, free_port, start, wait_started
 from hooklab.live.runs import wait_until
 
 TARGET_EVENTS_S, TARGET_SHARE, TARGET_P99_MS = 2000, 0.35, 50
@@ -95,12 +98,14 @@ def wait_applied(db_path: Path, timeout_s: float = 60) -> None:
 def start_bare(port: int) -> subprocess.Popen:
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while subprocess.run(["curl", "-s", "-o", "/dev/null", "-X", "POST", f"http://127.0.0.1:{port}{WEBHOOK_PATH}"],
-                         check=False).returncode != 0:  # fmt: skip
-        if time.monotonic() > deadline:
-            raise TimeoutError("the bare app did not start")
-        time.sleep(0.1)
+
+    def answers() -> bool:
+        try:
+            return httpx.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_started(bare, answers, "the bare app", Path(os.devnull))
     return bare
 
 

@@ -188,3 +188,25 @@ def test_hooklab_simulate_runs_every_mode(mode, capsys):
     """Each mode the CLI offers runs and says what it did (sse and long-poll used to be a KeyError)."""
     assert main(["simulate", "--mode", mode, "--records", "2", "--duration", "600"]) == 0
     assert mode in capsys.readouterr().out
+
+
+def test_waiting_for_a_started_process_says_when_it_died_or_never_answered(tmp_path):
+    import sys
+
+    from hooklab.live.processes import wait_started
+
+    log = tmp_path / "child.log"
+    with log.open("w") as out:
+        dead = subprocess.Popen(
+            [sys.executable, "-c", "print('no port for me'); raise SystemExit(3)"], stdout=out
+        )
+    with pytest.raises(RuntimeError, match="exited with 3: no port for me"):
+        wait_started(dead, lambda: False, "the child", log)
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(TimeoutError, match="did not answer within 0.2 s"):
+            wait_started(idle, lambda: False, "the child", log, timeout_s=0.2)
+        wait_started(idle, lambda: True, "the child", log)  # ready at once: no wait
+    finally:
+        idle.kill()
+        idle.wait()

@@ -29,7 +29,7 @@ argument.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hooklab.core.contract import ATTEMPT_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER
@@ -108,19 +108,19 @@ class Scheme:
         except (TypeError, ValueError) as err:
             raise ValueError(f"this secret cannot be used in the {self.name} scheme: {err}") from None
 
-    def verify(self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str], *,
+    def verify(self, body: bytes, headers: Mapping[str, str], secrets: list[str], *,
                tolerance: float, now: float) -> None:  # fmt: skip
         """Raise :class:`~hooklab.core.signing.SignatureError` unless ``body`` is signed by one of
         ``secrets`` in this scheme (and, where the time is signed, within ``tolerance`` of ``now``)."""
         if self.name == "standard":
-            verify_standard(body, headers, list(secrets), tolerance=tolerance, now=now)
+            verify_standard(body, headers, secrets, tolerance=tolerance, now=now)
             return
         value = header_value(headers, self.header)
         if self.name == "github":
-            verify_github(body, value, list(secrets))
+            verify_github(body, value, secrets)
             return
         try:
-            verify_stripe(body, value, list(secrets), tolerance=tolerance, now=now)
+            verify_stripe(body, value, secrets, tolerance=tolerance, now=now)
         except SignatureError as err:  # same format under hooklab's own name: name the header to fix
             if self.name == "stripe":
                 raise

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from hooklab.core.contract import WEBHOOK_ENDPOINTS_PATH, WEBHOOK_PATH
 from hooklab.core.provider import SettlementModel, make_event
 from hooklab.core.schemes import SCHEMES
 from hooklab.lab.pair import RecordingApp, webhook_pair
-from hooklab.live.processes import Child, free_port
+from hooklab.live.processes import Child, free_port, wait_started
 from hooklab.live.provider_app import ProviderService
 from hooklab.live.runs import wait_until
 from hooklab.live.serving import serve
@@ -115,7 +114,6 @@ class Relay:
     """A running relay: deliver to ``channel``; ``forwarded`` are the target's answers, in order."""
 
     channel: str
-    proc: subprocess.Popen
     forwarded: list[int] = field(default_factory=list)
 
 
@@ -138,7 +136,7 @@ def relay(target: str, *, keep_raw: bool = False) -> Iterator[Relay]:
         first = lines.get(timeout=START_TIMEOUT_S)
         if first is None:
             raise RuntimeError(f"the relay stopped while starting: {proc.stderr.read()[-2000:]}")  # type: ignore[union-attr]
-        running = Relay(json.loads(first)["channel"], proc)
+        running = Relay(json.loads(first)["channel"])
 
         def collect() -> None:
             while (line := lines.get()) is not None:
@@ -232,24 +230,20 @@ def localstripe() -> Iterator[LocalStripe]:
                                     stdout=log, stderr=log)  # fmt: skip
         running = LocalStripe(f"http://127.0.0.1:{port}", log_path)
         try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"localstripe exited with {proc.returncode}: {log_path.read_text()[-2000:]}"
-                    )
-                try:
-                    httpx.get(running.url + "/v1/events", headers=_stripe_auth(), timeout=0.5)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"localstripe did not answer at {running.url} within {START_TIMEOUT_S:g} s"
-                        ) from None
-                    time.sleep(0.05)
+            wait_started(
+                proc, lambda: _localstripe_answers(running.url), f"localstripe on {running.url}", log_path
+            )
             yield running
         finally:
             _end(proc)
+
+
+def _localstripe_answers(url: str) -> bool:
+    try:
+        httpx.get(url + "/v1/events", headers=_stripe_auth(), timeout=0.5)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def _stripe_auth() -> dict[str, str]:

@@ -17,12 +17,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hooklab.live.processes import free_port
+from hooklab.live.processes import free_port, wait_started
 
 INSTALL_HINT = "install Debian's postgresql (apt-get install postgresql), which provides initdb"
 START_TIMEOUT_S = 30.0
@@ -108,17 +107,11 @@ def throwaway_cluster() -> Iterator[Cluster]:
 def _wait_ready(cluster: Cluster, server: subprocess.Popen) -> None:
     import psycopg
 
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"PostgreSQL exited with {server.returncode}: "
-                               f"{(cluster.folder / 'server.log').read_text()[-2000:]}")  # fmt: skip
+    def accepts() -> bool:
         try:
             psycopg.connect(cluster.url(), connect_timeout=2).close()
-            return
         except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"PostgreSQL did not accept connections within {START_TIMEOUT_S:g} s"
-                ) from None
-            time.sleep(0.05)
+            return False
+        return True
+
+    wait_started(server, accepts, "PostgreSQL", cluster.folder / "server.log", START_TIMEOUT_S)

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,14 +70,31 @@ def start(args: list[str], port: int, log: Path, *, env: dict | None = None) -> 
                             stdout=out, stderr=out, env={**os.environ, **(env or {})})  # fmt: skip
     out.close()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    try:
+        wait_started(proc, lambda: _answers(url + "/health"), f"hooklab {args[0]} on {url}", log)
+    except TimeoutError:
+        Child(url, proc, log).kill()
+        raise
+    return Child(url, proc, log)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def wait_started(proc: subprocess.Popen, ready: Callable[[], bool], what: str, log: Path,
+                 timeout_s: float = START_TIMEOUT_S) -> None:  # fmt: skip
+    """Wait until a process started here is ``ready()`` (asked every 50 ms). ``RuntimeError`` with
+    the end of its ``log`` if it exits first; ``TimeoutError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
         if proc.poll() is not None:
-            raise RuntimeError(f"hooklab {args[0]} exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
-                return Child(url, proc, log)
-        except httpx.TransportError:
-            time.sleep(0.05)
-    Child(url, proc, log).kill()
-    raise TimeoutError(f"hooklab {args[0]} did not answer on {url} within {START_TIMEOUT_S:g} s")
+            raise RuntimeError(
+                f"{what} exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}"
+            )
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not answer within {timeout_s:g} s")
+        time.sleep(0.05)
