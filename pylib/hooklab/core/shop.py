@@ -330,11 +330,9 @@ class Shop:
     def verified_webhook(self, body: bytes, headers: Mapping[str, str], now: float) -> dict | WebhookReply:
         """The checks of a webhook request that store nothing, in order: size first (cheap), then the
         signature over the *raw* body (before any parsing, so a re-serialised body cannot pass),
-        then JSON. The event, or the error reply."""
+        then JSON. The event, or the reply to give instead (an error, or 200 for an ignored type)."""
         try:
             return self._verified_event(body, headers, now)
-        except _Ignored as ignored:
-            return ignored.reply
         except ApiError as err:
             self.rejections.append((now, err.code))
             self.last_refusal = err.to_dict()["error"]
@@ -353,7 +351,7 @@ class Shop:
             for (event, _), (new, news) in zip(events, accepted, strict=True)
         ]
 
-    def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict:
+    def _verified_event(self, body: bytes, headers: Mapping[str, str], now: float) -> dict | WebhookReply:
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(
                 413,
@@ -374,24 +372,20 @@ class Shop:
         parsed = parse_json(body)
         event = shop_event(parsed)
         if event is IGNORED:
-            raise _Ignored(parsed)
+            return _ignored(parsed)
         return validate_event(event)
 
 
-class _Ignored(Exception):
-    """A genuine event of a type A does not handle: answered 200 (else the sender retries it for days)."""
-
-    def __init__(self, event: dict) -> None:
-        self.reply = WebhookReply(
-            200,
-            {
-                "received": True,
-                "duplicate": False,
-                "event": _text(event.get("id")),
-                "ignored": _text(event.get("type")),
-            },
-            None,
-        )
+def _ignored(event: dict) -> WebhookReply:
+    """A genuine event of a type A does not handle: answered 200 (else the sender retries it for
+    days), storing nothing."""
+    answer = {
+        "received": True,
+        "duplicate": False,
+        "event": _text(event.get("id")),
+        "ignored": _text(event.get("type")),
+    }
+    return WebhookReply(200, answer, None)
 
 
 def _text(value: object) -> str:
